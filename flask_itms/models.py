@@ -1,0 +1,213 @@
+"""The itms tables, declared on the host's ``db`` so they live in the host's database.
+
+``define_models(db)`` is called once per ``SQLAlchemy`` instance; the classes it returns
+are what the service layer works with. Constraints guard the invariants: one consent row
+per phone, one message per provider id and direction, one use of each webhook token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import typing as t
+import weakref
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+if t.TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+
+class ConsentStatus(str, enum.Enum):
+    """Where a phone number stands. ``none`` means no opt-in flow has started."""
+
+    NONE = "none"
+    PENDING = "pending"
+    AWAITING_CODE = "awaiting_code"
+    OPTED_IN = "opted_in"
+    OPTED_OUT = "opted_out"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database, SQLite included."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("flask-itms stores aware datetimes only; use datetime.now(timezone.utc).")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclasses.dataclass(frozen=True)
+class Models:
+    """The model classes declared on one ``SQLAlchemy`` instance."""
+
+    Consent: t.Any
+    ConsentEvent: t.Any
+    Message: t.Any
+    Template: t.Any
+    WebhookReplay: t.Any
+
+
+_declared: weakref.WeakKeyDictionary[t.Any, Models] = weakref.WeakKeyDictionary()
+
+
+def define_models(db: SQLAlchemy) -> Models:
+    """Declare the itms tables on ``db.metadata``, once per ``db``."""
+    if db in _declared:
+        return _declared[db]
+    models = _declare(db)
+    _declared[db] = models
+    return models
+
+
+def _declare(db: SQLAlchemy) -> Models:  # noqa: C901 - one class per table
+    class Consent(db.Model):  # type: ignore[name-defined,misc]
+        """One row per phone number: where its consent stands now."""
+
+        __tablename__ = "itms_consent"
+
+        id: Mapped[int] = mapped_column(primary_key=True)
+        phone: Mapped[str] = mapped_column(sa.String(16), unique=True)
+        status: Mapped[str] = mapped_column(sa.String(16), default=ConsentStatus.NONE.value)
+        method: Mapped[str | None] = mapped_column(sa.String(16))
+        account: Mapped[str | None] = mapped_column(sa.String(128), index=True)
+        on_hold: Mapped[bool] = mapped_column(default=False)
+        hold_message_id: Mapped[int | None] = mapped_column()
+        request_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+        auth_code_hash: Mapped[str | None] = mapped_column(sa.String(64))
+        auth_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+        auth_code_attempts: Mapped[int] = mapped_column(default=0)
+        updated_by: Mapped[str | None] = mapped_column(sa.String(128))
+        created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+        updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+        __table_args__ = (
+            sa.CheckConstraint(
+                "status IN ('none', 'pending', 'awaiting_code', 'opted_in', 'opted_out')",
+                name="itms_consent_status",
+            ),
+            sa.Index("itms_consent_textable", "status", "on_hold"),
+        )
+
+        @property
+        def consent_status(self) -> ConsentStatus:
+            return ConsentStatus(self.status)
+
+        @property
+        def can_text(self) -> bool:
+            return self.status == ConsentStatus.OPTED_IN.value and not self.on_hold
+
+        def __repr__(self) -> str:
+            hold = " on hold" if self.on_hold else ""
+            return f"<Consent {self.phone} {self.status}{hold}>"
+
+    class ConsentEvent(db.Model):  # type: ignore[name-defined,misc]
+        """An append-only record of one consent change: the evidence for disputes."""
+
+        __tablename__ = "itms_consent_event"
+
+        id: Mapped[int] = mapped_column(primary_key=True)
+        phone: Mapped[str] = mapped_column(sa.String(16), index=True)
+        from_status: Mapped[str] = mapped_column(sa.String(16))
+        to_status: Mapped[str] = mapped_column(sa.String(16))
+        action: Mapped[str] = mapped_column(sa.String(24))
+        method: Mapped[str | None] = mapped_column(sa.String(16))
+        source: Mapped[str] = mapped_column(sa.String(16))
+        actor: Mapped[str | None] = mapped_column(sa.String(128))
+        account: Mapped[str | None] = mapped_column(sa.String(128))
+        message_id: Mapped[int | None] = mapped_column(sa.ForeignKey("itms_message.id"))
+        keyword: Mapped[str | None] = mapped_column(sa.String(64))
+        reason: Mapped[str | None] = mapped_column(sa.Text)
+        created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+        def __repr__(self) -> str:
+            return f"<ConsentEvent {self.phone} {self.from_status}->{self.to_status} {self.action}>"
+
+    class Message(db.Model):  # type: ignore[name-defined,misc]
+        """A text in either direction. Outbound rows are the outbox."""
+
+        __tablename__ = "itms_message"
+
+        id: Mapped[int] = mapped_column(primary_key=True)
+        direction: Mapped[str] = mapped_column(sa.String(8))
+        #: E.164 for real numbers; an inbound text from an alphanumeric sender keeps it raw.
+        phone: Mapped[str] = mapped_column(sa.String(64), index=True)
+        our_number: Mapped[str | None] = mapped_column(sa.String(64))
+        body: Mapped[str] = mapped_column(sa.Text)
+        template: Mapped[str | None] = mapped_column(sa.String(64))
+        #: Why it is sent, which decides the consent gate at hand-off: a system template
+        #: identifier, "agent" or "host". Inbound: None.
+        purpose: Mapped[str | None] = mapped_column(sa.String(32))
+        status: Mapped[str] = mapped_column(sa.String(20), index=True)
+        intent: Mapped[str | None] = mapped_column(sa.String(16))
+        keyword: Mapped[str | None] = mapped_column(sa.String(64))
+        account: Mapped[str | None] = mapped_column(sa.String(128))
+        actor: Mapped[str | None] = mapped_column(sa.String(128))
+        provider_message_id: Mapped[str | None] = mapped_column(sa.String(64))
+        attempts: Mapped[int] = mapped_column(default=0)
+        send_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
+        claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+        error_code: Mapped[str | None] = mapped_column(sa.String(32))
+        error: Mapped[str | None] = mapped_column(sa.Text)
+        status_reason: Mapped[str | None] = mapped_column(sa.String(64))
+        status_error_code: Mapped[str | None] = mapped_column(sa.String(32))
+        status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+        created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+        sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+        __table_args__ = (
+            sa.UniqueConstraint("direction", "provider_message_id", name="itms_message_provider_id"),
+            sa.Index("itms_message_due", "direction", "status", "send_after"),
+        )
+
+        def __repr__(self) -> str:
+            return f"<Message {self.id} {self.direction} {self.phone} {self.status}>"
+
+    class Template(db.Model):  # type: ignore[name-defined,misc]
+        """A message template: the ACE system messages and the agents' own."""
+
+        __tablename__ = "itms_template"
+
+        id: Mapped[int] = mapped_column(primary_key=True)
+        identifier: Mapped[str] = mapped_column(sa.String(64), unique=True)
+        label: Mapped[str] = mapped_column(sa.String(128))
+        use_case: Mapped[str] = mapped_column(sa.Text, default="")
+        body: Mapped[str] = mapped_column(sa.Text)
+        system: Mapped[bool] = mapped_column(default=False)
+        allow_as_payment_source: Mapped[bool] = mapped_column(default=True)
+        mms_url: Mapped[str | None] = mapped_column(sa.String(512))
+        created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+        updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+        def __repr__(self) -> str:
+            return f"<Template {self.identifier}>"
+
+    class WebhookReplay(db.Model):  # type: ignore[name-defined,misc]
+        """Webhook token ids already used, kept until the token could no longer be valid."""
+
+        __tablename__ = "itms_webhook_replay"
+
+        jti: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+        expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    return Models(Consent, ConsentEvent, Message, Template, WebhookReplay)
