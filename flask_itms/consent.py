@@ -20,6 +20,7 @@ from . import messages, outbox, signals, template_store
 from .database import insert_or_ignore, lock_rows
 from .errors import InvalidAuthCode, InvalidTransition, ITMSError, OptedOut
 from .models import ConsentStatus
+from .state import app_object
 
 if t.TYPE_CHECKING:
     from .state import State
@@ -33,10 +34,6 @@ OPTED_OUT = ConsentStatus.OPTED_OUT.value
 #: The statuses an opt-in flow may (re)start from.
 _STARTABLE = frozenset({NONE, PENDING, AWAITING_CODE})
 _AUTH_CODE_DIGITS = 6
-
-
-def _app() -> t.Any:
-    return current_app._get_current_object()  # type: ignore[attr-defined]
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -95,7 +92,14 @@ def lock(state: State, phone: str, *, session: Session | None = None) -> t.Any:
     insert_or_ignore(
         session,
         Consent,
-        {"phone": phone, "status": NONE, "on_hold": False, "auth_code_attempts": 0, "created_at": now, "updated_at": now},
+        {
+            "phone": phone,
+            "status": NONE,
+            "on_hold": False,
+            "auth_code_attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        },
         ["phone"],
     )
     query = sa.select(Consent).where(Consent.phone == phone)
@@ -195,7 +199,7 @@ def start_opt_in(
     consent.request_expires_at = state.now() + state.settings.opt_in_request_ttl
     record(state, consent, PENDING, action=f"{method}_opt_in_request", method=method, source=source, actor=actor)
     _queue_system(state, consent, messages.OPT_IN, actor=actor)
-    signals.opt_in_requested.send(_app(), phone=phone, consent=consent, method=method, actor=actor)
+    signals.opt_in_requested.send(app_object(), phone=phone, consent=consent, method=method, actor=actor)
     return consent
 
 
@@ -234,7 +238,9 @@ def enter_auth_code(state: State, phone: str, code: str, *, actor: str | None) -
         or consent.auth_code_attempts >= state.settings.auth_code_max_attempts
     )
     if dead:
-        raise InvalidAuthCode(f"The auth code for {phone} has expired or been tried too often: send a new opt-in request.")
+        raise InvalidAuthCode(
+            f"The auth code for {phone} has expired or been tried too often: send a new opt-in request."
+        )
     given = "".join(str(code or "").split())
     if not hmac.compare_digest(_hash_code(phone, given), consent.auth_code_hash):
         consent.auth_code_attempts += 1
@@ -247,7 +253,7 @@ def enter_auth_code(state: State, phone: str, code: str, *, actor: str | None) -
     _clear_flow(consent)
     record(state, consent, OPTED_IN, action="auth_code_entered", method=consent.method, source="agent", actor=actor)
     _queue_system(state, consent, messages.OPTED_IN, actor=actor)
-    signals.opted_in.send(_app(), phone=phone, consent=consent, method=consent.method, actor=actor)
+    signals.opted_in.send(app_object(), phone=phone, consent=consent, method=consent.method, actor=actor)
     return consent
 
 
@@ -255,7 +261,9 @@ def auto_opt_in(state: State, phone: str, *, account: str, actor: str | None) ->
     """Opt a number in without a reply, when the host's policy says the account qualifies."""
     policy = state.itms._auto_opt_in_policy
     if policy is None:
-        raise ITMSError("No auto opt-in policy is set: decorate a function (account) -> bool with @itms.auto_opt_in_policy.")
+        raise ITMSError(
+            "No auto opt-in policy is set: decorate a function (account) -> bool with @itms.auto_opt_in_policy."
+        )
     if not policy(account):
         raise ITMSError(f"The auto opt-in policy does not allow account {account!r}.")
     consent = lock(state, phone)
@@ -265,7 +273,7 @@ def auto_opt_in(state: State, phone: str, *, account: str, actor: str | None) ->
     consent.on_hold = False
     record(state, consent, OPTED_IN, action="auto_opt_in", method="auto", source="system", actor=actor)
     _queue_system(state, consent, messages.OPTED_IN, actor=actor)
-    signals.opted_in.send(_app(), phone=phone, consent=consent, method="auto", actor=actor)
+    signals.opted_in.send(app_object(), phone=phone, consent=consent, method="auto", actor=actor)
     return consent
 
 
@@ -303,7 +311,7 @@ def opt_out(
     )
     if confirm:
         _confirm_opt_out(state, consent, keyword, actor)
-    signals.opted_out.send(_app(), phone=phone, consent=consent, method=method, actor=actor, message=message)
+    signals.opted_out.send(app_object(), phone=phone, consent=consent, method=method, actor=actor, message=message)
     return consent
 
 
@@ -340,7 +348,7 @@ def provider_blocked(state: State, phone: str, message: t.Any, *, session: Sessi
         reason=message.error,
         session=session,
     )
-    signals.opted_out.send(_app(), phone=phone, consent=consent, method="provider", actor=None, message=None)
+    signals.opted_out.send(app_object(), phone=phone, consent=consent, method="provider", actor=None, message=None)
 
 
 def clear_hold(state: State, phone: str, *, actor: str | None) -> t.Any:
@@ -364,7 +372,7 @@ def hold(state: State, consent: t.Any, message: t.Any, keyword: str | None) -> N
     consent.on_hold = True
     consent.hold_message_id = message.id
     record(state, consent, consent.status, action="held", source="consumer", message=message, keyword=keyword)
-    signals.consent_held.send(_app(), phone=consent.phone, consent=consent, message=message)
+    signals.consent_held.send(app_object(), phone=consent.phone, consent=consent, message=message)
 
 
 def answer_yes(state: State, consent: t.Any, message: t.Any) -> None:
@@ -378,15 +386,24 @@ def answer_yes(state: State, consent: t.Any, message: t.Any) -> None:
         consent.auth_code_hash = _hash_code(consent.phone, code)
         consent.auth_code_expires_at = now + state.settings.auth_code_ttl
         consent.auth_code_attempts = 0
-        record(state, consent, AWAITING_CODE, action="yes", method="agent", source="consumer", message=message, keyword="yes")
+        record(
+            state,
+            consent,
+            AWAITING_CODE,
+            action="yes",
+            method="agent",
+            source="consumer",
+            message=message,
+            keyword="yes",
+        )
         _queue_system(state, consent, messages.AUTH_CODE, authCode=code)
-        signals.auth_code_sent.send(_app(), phone=consent.phone, consent=consent)
+        signals.auth_code_sent.send(app_object(), phone=consent.phone, consent=consent)
         return
     method = consent.method
     _clear_flow(consent)
     record(state, consent, OPTED_IN, action="yes", method=method, source="consumer", message=message, keyword="yes")
     _queue_system(state, consent, messages.OPTED_IN)
-    signals.opted_in.send(_app(), phone=consent.phone, consent=consent, method=method, actor=None)
+    signals.opted_in.send(app_object(), phone=consent.phone, consent=consent, method=method, actor=None)
 
 
 def opt_in_by_keyword(state: State, consent: t.Any, message: t.Any, keyword: str | None) -> None:
@@ -395,13 +412,21 @@ def opt_in_by_keyword(state: State, consent: t.Any, message: t.Any, keyword: str
         return
     _clear_flow(consent)
     consent.on_hold = False
-    record(state, consent, OPTED_IN, action="keyword_opt_in", method="keyword", source="consumer", message=message, keyword=keyword)
+    record(
+        state,
+        consent,
+        OPTED_IN,
+        action="keyword_opt_in",
+        method="keyword",
+        source="consumer",
+        message=message,
+        keyword=keyword,
+    )
     _queue_system(state, consent, messages.OPTED_IN)
-    signals.opted_in.send(_app(), phone=consent.phone, consent=consent, method="keyword", actor=None)
+    signals.opted_in.send(app_object(), phone=consent.phone, consent=consent, method="keyword", actor=None)
 
 
 def answer_help(state: State, consent: t.Any, message: t.Any) -> None:
     """HELP is always answered (CTIA), whatever the consent says."""
     _queue_system(state, consent, messages.HELP)
-    signals.help_requested.send(_app(), phone=consent.phone, message=message)
-
+    signals.help_requested.send(app_object(), phone=consent.phone, message=message)

@@ -12,7 +12,7 @@ from . import consent, inbound, outbox, template_store
 from .keywords import Classifier
 from .models import ConsentStatus, Models, define_models, utcnow
 from .phones import to_e164, try_e164
-from .providers import load_provider
+from .providers import Provider, load_provider
 from .settings import DEFAULTS, Settings
 from .state import State, current_state
 
@@ -41,8 +41,7 @@ class ITMS:
     def __init__(self, app: Flask | None = None, *, db: SQLAlchemy | None = None) -> None:
         if db is None:
             raise RuntimeError(
-                "flask-itms keeps its tables in your database: pass your Flask-SQLAlchemy"
-                " instance, ITMS(db=db)."
+                "flask-itms keeps its tables in your database: pass your Flask-SQLAlchemy instance, ITMS(db=db)."
             )
         self.db = db
         self.models: Models = define_models(db)
@@ -196,13 +195,23 @@ class ITMS:
     def request_opt_in(self, phone: str, *, account: t.Any = None, actor: t.Any = None) -> t.Any:
         """Send Opt In Request: the consumer replies YES, gets a PIN, and the agent enters it."""
         return consent.start_opt_in(
-            current_state(), self._phone(phone), method="agent", source="agent", account=_ref(account), actor=self._actor(actor)
+            current_state(),
+            self._phone(phone),
+            method="agent",
+            source="agent",
+            account=_ref(account),
+            actor=self._actor(actor),
         )
 
     def quick_opt_in(self, phone: str, *, account: t.Any = None, actor: t.Any = None) -> t.Any:
         """Quick Opt In: the consumer's YES completes the opt-in, with no PIN."""
         return consent.start_opt_in(
-            current_state(), self._phone(phone), method="quick", source="agent", account=_ref(account), actor=self._actor(actor)
+            current_state(),
+            self._phone(phone),
+            method="quick",
+            source="agent",
+            account=_ref(account),
+            actor=self._actor(actor),
         )
 
     def enter_auth_code(self, phone: str, code: str, *, actor: t.Any = None) -> t.Any:
@@ -239,7 +248,12 @@ class ITMS:
     ) -> t.Any:
         """Record a consumer's text and act on it (STOP, START, YES, HELP, review hold)."""
         message, _created = inbound.handle_inbound(
-            current_state(), originator, recipient, text, provider_message_id=provider_message_id, received_at=received_at
+            current_state(),
+            originator,
+            recipient,
+            text,
+            provider_message_id=provider_message_id,
+            received_at=received_at,
         )
         return message
 
@@ -250,6 +264,11 @@ class ITMS:
         from .sending import send
 
         return send(current_state(), self._phone(phone), body, template=template, actor=self._actor(actor))
+
+    @property
+    def provider(self) -> Provider:
+        """The current app's provider; the console provider keeps what it was given in ``sent``."""
+        return current_state().provider
 
     def deliver_outbox(self, *, limit: int = 100) -> int:
         """Hand due queued texts to the provider now; returns how many were claimed."""

@@ -6,13 +6,13 @@ import typing as t
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app
 
 from . import consent as consent_service
 from . import signals
 from .database import insert_or_ignore
 from .keywords import Intent
 from .phones import try_e164
+from .state import app_object
 
 if t.TYPE_CHECKING:
     from .state import State
@@ -33,7 +33,7 @@ def handle_inbound(
     returned with ``created`` false and nothing else happens. A sender that is not a
     phone number (an alphanumeric id) is stored with no consent change.
     """
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app_object()
     phone = try_e164(originator, state.settings.default_region)
     intent = state.classifier.classify(text) if phone is not None else None
     Message = state.models.Message
@@ -56,7 +56,7 @@ def handle_inbound(
             Message.direction == "inbound", Message.provider_message_id == provider_message_id
         )
         return state.session.scalars(duplicate).one(), False
-    message = state.session.get(Message, message_id)
+    message = state.session.get_one(Message, message_id)
     if phone is None or intent is None:
         signals.message_received.send(app, message=message)
         return message, True

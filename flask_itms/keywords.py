@@ -142,30 +142,27 @@ REVOCATION_PHRASES: tuple[str, ...] = (
 
 # Zero-width and other format characters, variation selectors, skin tones and emoji
 # tag characters: invisible, but enough to defeat an exact match.
-_INVISIBLE: dict[int, str | None] = {
-    code_point: None
-    for code_point in (
-        0x00AD,
-        0x180E,
-        *range(0x200B, 0x2010),
-        *range(0x202A, 0x202F),
-        *range(0x2060, 0x2065),
-        *range(0x2066, 0x206A),
-        0xFEFF,
-        *range(0xFE00, 0xFE10),
-        *range(0x1F3FB, 0x1F400),
-        *range(0xE0020, 0xE0080),
+_INVISIBLE: dict[int, str | None] = dict.fromkeys(
+    (
+        173,
+        6158,
+        *range(8203, 8208),
+        *range(8234, 8239),
+        *range(8288, 8293),
+        *range(8294, 8298),
+        65279,
+        *range(65024, 65040),
+        *range(127995, 128000),
+        *range(917536, 917632),
     )
-}
+)
 # Phones type curly apostrophes; NFKC leaves them, so fold them for "don't text me".
 _INVISIBLE.update({0x2018: "'", 0x2019: "'", 0x201B: "'", 0x02BC: "'"})
 
 _ASCII_EDGE = string.whitespace + string.punctuation
 # What may surround a keyword or sit between repeated ones without changing its sense.
 _EDGE = (
-    _ASCII_EDGE
-    + "\u00a0\u3000¡¿«»‘’‚‛“”„‟‹›‐‑‒–—―…·•′″‼⁇⁈⁉"
-    + "。、，．！？：；（）［］｛｝「」『』【】〈〉《》〔〕"
+    _ASCII_EDGE + "\u00a0\u3000¡¿«»‘’‚‛“”„‟‹›‐‑‒–—―…·•′″‼⁇⁈⁉" + "。、，．！？：；（）［］｛｝「」『』【】〈〉《》〔〕"
 )
 
 
@@ -197,11 +194,7 @@ _Trie: TypeAlias = "dict[str, _Trie]"
 
 def _alternation(node: _Trie, last: str) -> str:
     """Turn a trie node into a regex that prefers the longest word, bounded as a word."""
-    branches = [
-        re.escape(char) + _alternation(child, char)
-        for char, child in sorted(node.items())
-        if char
-    ]
+    branches = [re.escape(char) + _alternation(child, char) for char, child in sorted(node.items()) if char]
     if "" in node:
         # End of a word: it must not run into a longer word ("stop" in "stopped").
         branches.append(r"(?!\w)" if _is_word(last) else "")
@@ -227,9 +220,7 @@ def _scan_pattern(words: Iterable[str]) -> re.Pattern[str]:
     if not trie:
         return re.compile(r"(?!)")
     branches = [
-        re.escape(char)
-        + (r"(?<!\w.)" if _is_word(char) else "")
-        + _alternation(child, char)
+        re.escape(char) + (r"(?<!\w.)" if _is_word(char) else "") + _alternation(child, char)
         for char, child in sorted(trie.items())
     ]
     return re.compile("|".join(branches), re.DOTALL)

@@ -96,9 +96,7 @@ SYSTEM_TEMPLATES: dict[str, SystemTemplate] = {
                 "Sent once when the consumer opts out by keyword or emoticon, or an agent"
                 " opts the number out, to confirm that no more msgs will follow."
             ),
-            body=(
-                "${customer.companyName}: You are opted out and will receive no more msgs from us."
-            ),
+            body=("${customer.companyName}: You are opted out and will receive no more msgs from us."),
         ),
         SystemTemplate(
             identifier=HELP,
@@ -126,9 +124,7 @@ def is_system_identifier(identifier: str) -> bool:
 _SEGMENT_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 _SEGMENT = re.compile(_SEGMENT_PATTERN)
 # Every "${" is a token; the name group is missing when the placeholder is malformed.
-_TOKEN = re.compile(
-    r"\$\{(?:(?P<name>" + _SEGMENT_PATTERN + r"(?:\." + _SEGMENT_PATTERN + r")*)\})?"
-)
+_TOKEN = re.compile(r"\$\{(?:(?P<name>" + _SEGMENT_PATTERN + r"(?:\." + _SEGMENT_PATTERN + r")*)\})?")
 # What to quote of a malformed placeholder: up to its "}", stopping before the next one.
 _MALFORMED_EXCERPT = re.compile(r"\$\{[^${}]{0,30}\}?")
 
@@ -221,9 +217,7 @@ def context_names(context: Mapping[str, object]) -> set[str]:
     return names
 
 
-def _collect_names(
-    mapping: Mapping[str, object], prefix: str, names: set[str], ancestors: frozenset[int]
-) -> None:
+def _collect_names(mapping: Mapping[str, object], prefix: str, names: set[str], ancestors: frozenset[int]) -> None:
     if id(mapping) in ancestors:  # a context that contains itself has no end
         return
     ancestors |= {id(mapping)}

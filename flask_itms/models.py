@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 import typing as t
 import weakref
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -20,7 +21,7 @@ if t.TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
 
-class ConsentStatus(str, enum.Enum):
+class ConsentStatus(enum.StrEnum):
     """Where a phone number stands. ``none`` means no opt-in flow has started."""
 
     NONE = "none"
@@ -28,9 +29,6 @@ class ConsentStatus(str, enum.Enum):
     AWAITING_CODE = "awaiting_code"
     OPTED_IN = "opted_in"
     OPTED_OUT = "opted_out"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -44,17 +42,27 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("flask-itms stores aware datetimes only; use datetime.now(timezone.utc).")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         return value
 
 
+#: The system template whose body carries a PIN; kept here to avoid importing messages.
+AUTH_CODE_TEMPLATE = "ACE_SYSTEM_MSG_AUTH_CODE"
+_PIN = re.compile(r"\b\d{4,8}\b")
+
+
+def mask_auth_code(body: str) -> str:
+    """Hide the PIN in an auth-code text: the agent must hear it from the consumer."""
+    return _PIN.sub("••••••", body)
+
+
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +88,7 @@ def define_models(db: SQLAlchemy) -> Models:
     return models
 
 
-def _declare(db: SQLAlchemy) -> Models:  # noqa: C901 - one class per table
+def _declare(db: SQLAlchemy) -> Models:
     class Consent(db.Model):  # type: ignore[name-defined,misc]
         """One row per phone number: where its consent stands now."""
 
@@ -179,6 +187,11 @@ def _declare(db: SQLAlchemy) -> Models:  # noqa: C901 - one class per table
             sa.UniqueConstraint("direction", "provider_message_id", name="itms_message_provider_id"),
             sa.Index("itms_message_due", "direction", "status", "send_after"),
         )
+
+        @property
+        def display_body(self) -> str:
+            """The body as people may see it: an auth code is never shown, even to agents."""
+            return mask_auth_code(self.body) if self.template == AUTH_CODE_TEMPLATE else self.body
 
         def __repr__(self) -> str:
             return f"<Message {self.id} {self.direction} {self.phone} {self.status}>"

@@ -14,15 +14,15 @@ import typing as t
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from . import messages, signals
 from .database import lock_rows
-from .models import ConsentStatus
+from .models import ConsentStatus, mask_auth_code
 from .phones import time_zones
 from .providers import OutboundText, SendError
 from .quiet_hours import next_allowed
+from .state import app_object
 
 if t.TYPE_CHECKING:
     from .state import State
@@ -153,6 +153,7 @@ def _hand_off(state: State, session: Session, message: t.Any) -> None:
             session.add(message)
             message.status = "cancelled"
             message.claimed_until = None
+            _forget_auth_code(message)
             message.error = f"Not sent: consent changed to {consent.status if consent else 'none'} before hand-off."
             return
         mms_url = _mms_url(state, session, message.template)
@@ -172,7 +173,8 @@ def _hand_off(state: State, session: Session, message: t.Any) -> None:
             message.sent_at = state.now()
             message.claimed_until = None
             message.error = message.error_code = None
-        signals.message_sent.send(current_app._get_current_object(), message=message)
+            _forget_auth_code(message)
+        signals.message_sent.send(app_object(), message=message)
 
 
 def _mms_url(state: State, session: Session, identifier: str | None) -> str | None:
@@ -194,6 +196,7 @@ def _record_failure(state: State, session: Session, message: t.Any, error: SendE
         message.claimed_until = None
         if final:
             message.status = "failed"
+            _forget_auth_code(message)
         else:
             message.status = "queued"
             message.send_after = now + _backoff(state.settings.send_retry_delay, message.attempts)
@@ -201,9 +204,16 @@ def _record_failure(state: State, session: Session, message: t.Any, error: SendE
             consent_service.provider_blocked(state, message.phone, message, session=session)
     if final:
         logger.warning("Message %s to %s failed: %s", message.id, message.phone, error.description)
-        signals.message_failed.send(current_app._get_current_object(), message=message, error=error)
+        signals.message_failed.send(app_object(), message=message, error=error)
 
 
 def _backoff(base: timedelta, attempt: int) -> timedelta:
     """Exponential backoff with jitter, so retries after an outage do not arrive at once."""
-    return base * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+    delay: timedelta = base * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+    return delay
+
+
+def _forget_auth_code(message: t.Any) -> None:
+    """Once a PIN text is done with, keep only the masked body: the database holds no PIN."""
+    if message.template == messages.AUTH_CODE:
+        message.body = mask_auth_code(message.body)

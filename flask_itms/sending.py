@@ -25,8 +25,10 @@ def send(state: State, phone: str, body: str | None, *, template: str | None, ac
     """Queue a text to an opted-in number; raises ``ConsentRequired`` otherwise."""
     record = consent.find(state, phone)
     if record is None or not record.can_text:
-        why = "is on hold until an agent reviews its last reply" if record is not None and record.on_hold else (
-            f"is {record.status if record is not None else 'none'}"
+        why = (
+            "is on hold until an agent reviews its last reply"
+            if record is not None and record.on_hold
+            else (f"is {record.status if record is not None else 'none'}")
         )
         raise ConsentRequired(f"{phone} {why}; texts need an opted-in number (itms.can_text).")
     if template is not None:
@@ -37,5 +39,3 @@ def send(state: State, phone: str, body: str | None, *, template: str | None, ac
     body = with_opt_out_notice(body, state.settings.opt_out_notice)
     purpose = "agent" if actor is not None else "host"
     return outbox.queue(state, phone, body, purpose=purpose, template=template, actor=actor, account=record.account)
-
-

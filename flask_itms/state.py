@@ -11,6 +11,7 @@ from flask import current_app
 from .models import utcnow
 
 if t.TYPE_CHECKING:
+    from flask import Flask
     from flask_sqlalchemy import SQLAlchemy
     from sqlalchemy.orm import Session
 
@@ -42,6 +43,11 @@ class State:
 
     def dialect(self) -> str:
         return self.session.get_bind(self.models.Consent).dialect.name
+
+
+def app_object() -> Flask:
+    """The real app behind ``current_app``: the sender of every signal."""
+    return t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 def current_state() -> State:

@@ -94,7 +94,9 @@ def _check_new_identifier(state: State, identifier: str) -> None:
             f"{identifier!r} is not a usable identifier: use up to {_IDENTIFIER_MAX} letters, digits and underscores."
         )
     if messages.is_system_identifier(identifier):
-        raise SystemTemplateError(f"Identifiers starting with {messages.SYSTEM_PREFIX} are reserved for system templates.")
+        raise SystemTemplateError(
+            f"Identifiers starting with {messages.SYSTEM_PREFIX} are reserved for system templates."
+        )
     Template = state.models.Template
     if state.session.scalar(sa.select(Template.id).where(Template.identifier == identifier)) is not None:
         raise TemplateError(f"A template called {identifier!r} already exists: pick another identifier.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import typing as t
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +18,7 @@ BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 CUSTOMER = {"companyName": "Acme Recovery", "phone": "+18005550100"}
 #: Noon in New York on a weekday: inside quiet-hours windows across the US.
-NOON_EASTERN = datetime(2026, 6, 2, 16, 0, tzinfo=timezone.utc)
+NOON_EASTERN = datetime(2026, 6, 2, 16, 0, tzinfo=UTC)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

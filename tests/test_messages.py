@@ -190,9 +190,7 @@ def test_opt_out_confirmation_has_nothing_promotional(word: str) -> None:
     assert word not in rendered(OPTED_OUT).casefold()
 
 
-@pytest.mark.parametrize(
-    "identifier", ["ACE_SYSTEM_MSG_OPT_IN", "ACE_SYSTEM_MSG_CUSTOM", "ace_system_msg_custom"]
-)
+@pytest.mark.parametrize("identifier", ["ACE_SYSTEM_MSG_OPT_IN", "ACE_SYSTEM_MSG_CUSTOM", "ace_system_msg_custom"])
 def test_system_prefix_is_reserved(identifier: str) -> None:
     assert is_system_identifier(identifier)
 
@@ -242,9 +240,7 @@ def test_check_placeholders_accepts_known_names(body: str) -> None:
 
 def test_check_placeholders_names_each_unknown_and_lists_the_allowed() -> None:
     with pytest.raises(TemplateError) as caught:
-        check_placeholders(
-            "${customer.nmae} owes ${balance}. ${customer.phone}", {"customer.phone", "authCode"}
-        )
+        check_placeholders("${customer.nmae} owes ${balance}. ${customer.phone}", {"customer.phone", "authCode"})
     message = str(caught.value)
     assert "${customer.nmae}" in message
     assert "${balance}" in message
@@ -291,9 +287,7 @@ def test_render_str_converts_values() -> None:
     assert render("${n} ${ok} ${x}", {"n": 42, "ok": True, "x": 1.5}) == "42 True 1.5"
 
 
-@pytest.mark.parametrize(
-    "body", ["$", "$5 off", "pay $", "{customer.phone}", "$ {authCode}", "$$", "$}{", "€5"]
-)
+@pytest.mark.parametrize("body", ["$", "$5 off", "pay $", "{customer.phone}", "$ {authCode}", "$$", "$}{", "€5"])
 def test_render_leaves_dollar_without_brace_alone(body: str) -> None:
     assert render(body, CONTEXT) == body
 
@@ -450,9 +444,7 @@ def test_characters_outside_gsm7_switch_to_ucs2(char: str) -> None:
 
 # --- properties --------------------------------------------------------------------------
 
-KEYS = st.sampled_from(
-    ["customer", "companyName", "phone", "authCode", "a", "b_1", "__class__", "1", "a.b", "", "x y"]
-)
+KEYS = st.sampled_from(["customer", "companyName", "phone", "authCode", "a", "b_1", "__class__", "1", "a.b", "", "x y"])
 LEAVES = st.one_of(
     st.none(),
     st.text(max_size=8),
@@ -484,22 +476,16 @@ def _without_placeholder_openings(text: str) -> str:
 
 @NO_DATABASE
 @given(
-    body=st.text(alphabet=st.one_of(st.sampled_from("${}."), st.characters())).map(
-        _without_placeholder_openings
-    ),
+    body=st.text(alphabet=st.one_of(st.sampled_from("${}."), st.characters())).map(_without_placeholder_openings),
     context=CONTEXTS,
 )
-def test_render_leaves_text_without_placeholders_unchanged(
-    body: str, context: dict[str, object]
-) -> None:
+def test_render_leaves_text_without_placeholders_unchanged(body: str, context: dict[str, object]) -> None:
     assert render(body, context) == body
 
 
 @NO_DATABASE
 @given(body=BODIES, context=CONTEXTS)
-def test_render_returns_text_or_raises_template_error(
-    body: str, context: dict[str, object]
-) -> None:
+def test_render_returns_text_or_raises_template_error(body: str, context: dict[str, object]) -> None:
     try:
         result = render(body, context)
     except TemplateError:
@@ -509,9 +495,7 @@ def test_render_returns_text_or_raises_template_error(
 
 @NO_DATABASE
 @given(body=BODIES, context=CONTEXTS)
-def test_validating_against_context_names_predicts_render(
-    body: str, context: dict[str, object]
-) -> None:
+def test_validating_against_context_names_predicts_render(body: str, context: dict[str, object]) -> None:
     try:
         check_placeholders(body, context_names(context))
     except TemplateError:
