@@ -68,9 +68,11 @@ def test_a_missing_column_is_detected(empty_app: Flask) -> None:
     db = empty_app.extensions["itms"].db
     with db.engine.begin() as connection:
         command.upgrade(alembic_config(connection, db.metadata), "itms@head")
-    with db.engine.begin() as connection:
-        with Operations(MigrationContext.configure(connection)).batch_alter_table("itms_template") as batch:
-            batch.drop_column("mms_url")
+    with (
+        db.engine.begin() as connection,
+        Operations(MigrationContext.configure(connection)).batch_alter_table("itms_template") as batch,
+    ):
+        batch.drop_column("mms_url")
     with db.engine.connect() as connection:
         differences = schema_differences(connection, db.metadata)
     assert [diff[0] for diff in differences] == ["add_column"]
