@@ -110,7 +110,11 @@ class ITMS:
             # The change is committed; the texts stay queued for `flask itms worker`.
             logger.exception("Inline sending failed; %d text(s) stay queued for the worker.", len(pending))
 
-    def _after_rollback(self, session: Session) -> None:
+    def _after_rollback(self, session: Session, previous_transaction: t.Any) -> None:
+        # SQLAlchemy passes the transaction that ended; a savepoint's rollback keeps the
+        # outer transaction's texts, which still commit with it.
+        if getattr(previous_transaction, "nested", False):
+            return
         session.info.pop(outbox.PENDING_KEY, None)
 
     # -- host callbacks ----------------------------------------------------------------
