@@ -315,6 +315,12 @@ def test_malformed_fields_are_400_naming_the_field(
     assert rows(hook_app) == NOTHING
 
 
+def test_query_field_given_twice_is_400(hook_app: Flask, client: FlaskClient) -> None:
+    response = signed_get(client, INBOUND, stop() + "&payload=START")
+    assert (response.status_code, response.json["field"]) == (400, "payload")
+    assert rows(hook_app) == NOTHING
+
+
 def test_status_report_with_unknown_status_is_400(hook_app: Flask, client: FlaskClient) -> None:
     query = "id=x&recipient=12015550123&status=teleported&statusDatetime=2026-06-02T16%3A00%3A00%2B00%3A00"
     response = signed_get(client, STATUS, query)
