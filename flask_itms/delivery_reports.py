@@ -20,7 +20,7 @@ from .state import app_object
 if t.TYPE_CHECKING:
     from .state import State
 
-logger = logging.getLogger("flask_itms.webhooks")
+logger = logging.getLogger("flask_itms.delivery_reports")
 
 #: The statuses a MessageBird status report may carry.
 REPORTED_STATUSES = ("scheduled", "sent", "buffered", "delivered", "expired", "delivery_failed")

@@ -19,6 +19,7 @@ from messagebird_signer import MessageBirdSigner, bird_headers
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_itms import ITMS, signals
+from flask_itms.providers import OutboundText, SendError
 
 KEY = "k" * 64  # as long as HS512 wants, so PyJWT has no short-key warning to give
 SIGNER = MessageBirdSigner(KEY)
@@ -212,6 +213,40 @@ def test_start_after_stop_opts_back_in(hook_app: Flask, client: FlaskClient) -> 
     assert signed_get(client, INBOUND, stop(payload="START", id="mb-2")).status_code == 200
     assert status_of(hook_app) == "opted_in"
     assert [event.to_status for event in events(hook_app)] == ["opted_out", "opted_in"]
+
+
+class DownCarrier:
+    """A provider whose carrier is down; it notes what the database held when it was called."""
+
+    name = "down"
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.consent_at_call: list[str | None] = []
+
+    def send(self, text: OutboundText) -> str:
+        with self.engine.connect() as connection:  # a separate connection sees only committed rows
+            status = connection.execute(
+                sa.text("SELECT status FROM itms_consent WHERE phone = :phone"), {"phone": text.phone}
+            ).scalar()
+        self.consent_at_call.append(status)
+        raise SendError("carrier unreachable")
+
+
+def test_opt_out_is_committed_before_the_provider_is_called(hook_app: Flask, client: FlaskClient) -> None:
+    """DESIGN invariant 2: a provider outage cannot lose the opt-out or double the confirmation."""
+    state = hook_app.extensions["itms"]
+    with hook_app.app_context():
+        carrier = DownCarrier(state.db.engine)
+    state.provider = carrier
+    assert signed_get(client, INBOUND, stop()).status_code == 200
+    assert carrier.consent_at_call == ["opted_out"]
+    assert status_of(hook_app) == "opted_out"
+    [confirmation] = outbound(hook_app)
+    assert (confirmation.status, confirmation.error) == ("queued", "carrier unreachable")  # kept for a retry
+    assert signed_get(client, INBOUND, stop()).json == {"result": "duplicate"}  # the carrier retries the STOP
+    assert len(outbound(hook_app)) == 1
+    assert len(events(hook_app)) == 1
 
 
 # -- bad input changes nothing (DESIGN invariant 5) ------------------------------------------
