@@ -79,7 +79,9 @@ class SignedRequest:
 
     body: bytes
     proof: signing.Proof
-    received_at: datetime
+    #: When the signature was checked, by the real clock that judged it; expired replay
+    #: keys are pruned against this, never against ``ITMS_CLOCK``.
+    checked_at: datetime
 
 
 @webhooks.route("/messagebird/inbound", methods=["GET", "POST"])
@@ -98,7 +100,7 @@ def messagebird_inbound() -> Response:
         provider_message_id=text.provider_message_id,
         received_at=text.received_at,
     )
-    replay.prune(state, signed.received_at)
+    replay.prune(state, signed.checked_at)
     state.session.commit()
     return _answer("stored" if created else "duplicate")
 
@@ -121,9 +123,10 @@ def messagebird_status() -> Response:
             report.provider_message_id,
         )
         return _answer("ignored")
-    replay.prune(state, signed.received_at)
+    _message, changed = outcome
+    replay.prune(state, signed.checked_at)
     state.session.commit()
-    return _answer("stored" if outcome[1] else "unchanged")
+    return _answer("stored" if changed else "unchanged")
 
 
 # -- the steps every webhook takes ---------------------------------------------------------
@@ -157,7 +160,7 @@ def _signed_request() -> SignedRequest:
             )
         logger.warning("Webhook %s %s refused (401): %s", request.method, request.path, error)
         raise InvalidSignature(f"Invalid webhook signature: {error}.") from None
-    return SignedRequest(body=body, proof=proof, received_at=now)
+    return SignedRequest(body=body, proof=proof, checked_at=now)
 
 
 def _read_body(limit: int) -> bytes:

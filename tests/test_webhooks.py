@@ -492,8 +492,9 @@ def test_a_late_report_never_moves_a_message_back(
     message_id, provider_id = confirmation_sent(hook_app)
     changed = Recorder()
     with signals.delivery_status_changed.connected_to(changed, hook_app):
-        for status in sequence:
-            assert signed_get(client, STATUS, report(message_id, provider_id, status)).status_code == 200
+        answers = [signed_get(client, STATUS, report(message_id, provider_id, status)) for status in sequence]
+    assert [answer.status_code for answer in answers] == [200] * len(sequence)
+    assert answers[-1].json == {"result": "stored" if sequence[-1] == final else "unchanged"}
     assert outbound(hook_app)[0].status == final
     assert changed.calls[-1]["status"] == final
     assert len(changed.calls) == len({call["status"] for call in changed.calls})
