@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import re
 import string
+import typing as t
 import unicodedata
 from collections.abc import Iterable
 from typing import TypeAlias
@@ -167,10 +169,12 @@ _SEPARATORS = (
     + "\u00a0\u3000¡¿«»‘’‚‛“”„‟‹›‐‑‒–—―…·•′″‼⁇⁈⁉"
     + "。、，．！？：；（）［］｛｝「」『』【】〈〉《》〔〕"
 )
-# Lowercases ASCII and turns separators into spaces, so that bytes.split() yields words.
-_ASCII_WORDS = bytes.maketrans(
-    (string.ascii_uppercase + _ASCII_SEPARATORS).encode(),
-    string.ascii_lowercase.encode() + b" " * len(_ASCII_SEPARATORS),
+# Lowercases ASCII and turns separators, and every byte of a UTF-8 sequence, into spaces,
+# so that bytes.split() yields the ASCII words of a text.
+_NON_ASCII_BYTES = bytes(range(128, 256))
+_WORDS = bytes.maketrans(
+    (string.ascii_uppercase + _ASCII_SEPARATORS).encode() + _NON_ASCII_BYTES,
+    string.ascii_lowercase.encode() + b" " * (len(_ASCII_SEPARATORS) + len(_NON_ASCII_BYTES)),
 )
 
 
@@ -195,18 +199,91 @@ def _normalized(words: Iterable[str]) -> set[str]:
     return {normalize(word) for word in words} - {""}
 
 
-# Words too common in ordinary replies to make good anchors (see _ascii_anchor).
+# Words too common in ordinary replies to make good anchors (see _anchor).
 _COMMON_WORDS = frozenset(b"a all and do go i in is it me more my no not of off on or out the to you your".split())
 
 
-def _ascii_anchor(word: str) -> bytes:
-    """Pick the word of a normalised ASCII keyword least likely in an ordinary reply.
+def _ascii_words(text: str) -> list[bytes]:
+    """The runs of ASCII letters and digits in ``text``, lowercased; anything else separates them."""
+    return text.encode("utf-8", "surrogatepass").translate(_WORDS).split()
+
+
+def _anchor(words: list[bytes]) -> bytes:
+    """Pick the word of a keyword least likely in an ordinary reply.
 
     Any text that holds the keyword holds that word, so a text that holds none of the
     anchors holds no keyword: most texts are answered without normalising or scanning.
     """
-    words = word.encode().translate(_ASCII_WORDS).split()
     return min(words, key=lambda anchor: (anchor in _COMMON_WORDS, -len(anchor)))
+
+
+class _WordFilter:
+    """Tells from the ASCII words of a text that it holds none of a set of keywords.
+
+    Each keyword sits under its anchor word, with every word it has and, for keywords that
+    count only as the whole message (YES, HELP, START…), its word count. Opt-out keywords
+    and phrases count anywhere in a text (opt out or review), so any word count will do.
+    A text that holds no anchor, or no keyword's every word, holds none of the keywords.
+    """
+
+    def __init__(self, keywords: Iterable[tuple[list[bytes], int | None]]) -> None:
+        self._keywords: dict[bytes, list[tuple[frozenset[bytes], int | None]]] = {}
+        for words, word_count in keywords:
+            self._keywords.setdefault(_anchor(words), []).append((frozenset(words), word_count))
+        anchors = frozenset(self._keywords)
+        #: The quick test first: most texts share no word with any keyword.
+        self.shares_no_anchor = anchors.isdisjoint
+        self._anchors_in = anchors.intersection
+
+    def holds_none(self, words: list[bytes]) -> bool:
+        """ "Wrong number" holds the anchor of "remove my number" but not its other words;
+        "yes i got it" holds "yes", which counts only as the whole message."""
+        present = frozenset(words)
+        count = len(words)
+        for anchor in self._anchors_in(present):
+            for needed, word_count in self._keywords[anchor]:
+                if (word_count is None or word_count == count) and needed <= present:
+                    return False
+        return True
+
+
+#: Where inert characters are looked for; anything outside goes the full Unicode way.
+#: Latin, Greek and Cyrillic letters, punctuation and symbols, CJK punctuation and kana,
+#: and the emoji planes: what texts to a US or European number hold beyond ASCII.
+_INERT_SEARCH = (
+    (0x0080, 0x0250),
+    (0x0370, 0x0530),
+    (0x2000, 0x2C00),
+    (0x3000, 0x3100),
+    (0x1F000, 0x1FB00),
+)
+
+
+@functools.cache
+def _inert_characters() -> dict[str, str]:
+    """Characters outside ASCII that normalisation can never turn into part of an ASCII word.
+
+    Each maps to what normalisation makes of it. Each stays outside ASCII after NFKC and
+    casefolding, is no combining mark (which could compose with its neighbour) and is not
+    removed as invisible (which would join its neighbours). Such a character separates the
+    ASCII words around it just as a space does. Curly apostrophes count: normalisation
+    makes them "'", a separator too. Computed once, on the first text outside ASCII.
+    """
+    inert: dict[str, str] = {}
+    for start, stop in _INERT_SEARCH:
+        for code in range(start, stop):
+            char = chr(code)
+            if code in _INVISIBLE:
+                replacement = _INVISIBLE[code]
+                if replacement is not None and all(ord(c) < 128 and not c.isalnum() for c in replacement):
+                    inert[char] = replacement
+                continue
+            if unicodedata.category(char)[0] in "MC":
+                continue
+            folded = unicodedata.normalize("NFKC", char).casefold()
+            if folded and all(ord(c) >= 128 and unicodedata.category(c)[0] != "M" for c in folded):
+                inert[char] = folded
+    return inert
 
 
 def _is_word(char: str) -> bool:
@@ -250,6 +327,21 @@ def _scan_pattern(words: Iterable[str]) -> re.Pattern[str]:
     return re.compile(_alternation(trie, "") if trie else r"(?!)", re.DOTALL)
 
 
+def _character_class(chars: Iterable[str]) -> str:
+    """A regex character class body for ``chars``, as ranges of consecutive code points."""
+    codes = sorted(ord(char) for char in chars)
+    ranges: list[str] = []
+    index = 0
+    while index < len(codes):
+        first = last = codes[index]
+        while index + 1 < len(codes) and codes[index + 1] == last + 1:
+            index += 1
+            last = codes[index]
+        ranges.append(f"\\U{first:08x}" if first == last else f"\\U{first:08x}-\\U{last:08x}")
+        index += 1
+    return "".join(ranges)
+
+
 _OTHER = Classification(Intent.OTHER, None)
 
 
@@ -280,24 +372,56 @@ class Classifier:
             self._exact.update((word, Classification(intent, word)) for word in words)
         self._phrases = frozenset(_normalized(REVOCATION_PHRASES) - opt_out_words)
         self._scan = _scan_pattern(opt_out_words | self._phrases)
-        anchors = frozenset(_ascii_anchor(word) for word in (*self._exact, *self._phrases) if word.isascii())
-        self._shares_no_anchor = anchors.isdisjoint
         self._exact_words = {
             word.encode(): classification
             for word, classification in self._exact.items()
             if word.isascii() and word.isalnum()
         }
+        # Filters on the ASCII words of a text. An ASCII text can hold only the ASCII
+        # keywords. A text with inert characters can also hold a keyword like "no más",
+        # whose "á" it may spell "á" or "Á", both inert: the inert characters are spaces
+        # to the filter, so such a keyword is filed under its ASCII words ("no", "m", "s").
+        # Keywords with no ASCII word (the emoticons) cannot be filed: their characters
+        # are never inert, so a text that could hold one always takes the full path.
+        ascii_keywords: list[tuple[list[bytes], int | None]] = []
+        other_keywords: list[tuple[list[bytes], int | None]] = []
+        self._unfiled_characters: set[str] = set()
+        for word in (*self._exact, *self._phrases):
+            word_list = _ascii_words(word)
+            if not word_list:
+                self._unfiled_characters.update(word)
+                continue
+            whole_message_only = word in self._exact and self._exact[word].intent is not Intent.OPT_OUT
+            entry = (word_list, len(word_list) if whole_message_only else None)
+            (ascii_keywords if word.isascii() else other_keywords).append(entry)
+        self._ascii_filter = _WordFilter(ascii_keywords)
+        self._inert_filter = _WordFilter(ascii_keywords + other_keywords)
+        self._shares_no_anchor = self._ascii_filter.shares_no_anchor
+
+    @functools.cached_property
+    def _all_inert(self) -> t.Callable[[str], object]:
+        """``fullmatch`` of a pattern for texts whose every character is ASCII or inert."""
+        unfiled = self._unfiled_characters
+        inert = [char for char, folded in _inert_characters().items() if unfiled.isdisjoint(folded)]
+        return re.compile("[\\x00-\\x7f" + _character_class(inert) + "]*").fullmatch
 
     def classify(self, text: str) -> Classification:
         """Return the intent of one inbound text; never raises on any ``str``."""
         if text.isascii():
-            words = text.encode().translate(_ASCII_WORDS).split()
+            words = text.encode().translate(_WORDS).split()
             if self._shares_no_anchor(words):
                 # Most texts: no word of any keyword or phrase, so nothing to normalise or scan.
                 return _OTHER
             if len(words) == 1:
                 # One ASCII word is a keyword or nothing: no phrase or repeat fits in it.
                 return self._exact_words.get(words[0], _OTHER)
+            if self._ascii_filter.holds_none(words):
+                return _OTHER
+        elif self._all_inert(text) is not None:
+            # Emoji, accents, curly quotes: they only separate the ASCII words, as spaces do.
+            words = text.encode().translate(_WORDS).split()
+            if self._inert_filter.shares_no_anchor(words) or self._inert_filter.holds_none(words):
+                return _OTHER
         key = normalize(text)
         hit = self._exact.get(key)
         if hit is not None:
