@@ -7,6 +7,7 @@ number are applied one after the other.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -43,6 +44,19 @@ def find(state: State, phone: str) -> t.Any:
     """The consent row of ``phone``, or ``None`` when there is none yet."""
     Consent = state.models.Consent
     return state.session.scalars(sa.select(Consent).where(Consent.phone == phone)).one_or_none()
+
+
+def account_of(state: State, phone: str) -> tuple[bool, str | None]:
+    """Whether ``phone`` has a consent row, and the account on it: one plain read, no lock."""
+    Consent = state.models.Consent
+    connection = state.session.connection(bind_arguments={"mapper": Consent})
+    row = connection.execute(_account_query(Consent), {"phone": phone}).first()
+    return (False, None) if row is None else (True, row.account)
+
+
+@functools.cache
+def _account_query(Consent: t.Any) -> sa.Select[t.Any]:
+    return sa.select(Consent.account).where(Consent.phone == sa.bindparam("phone"))
 
 
 def status(state: State, phone: str) -> ConsentStatus:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from . import consent as consent_service
 from . import signals
-from .database import insert_or_ignore
+from .database import insert_entity_or_ignore
 from .keywords import Intent
 from .phones import try_e164
 from .state import app_object
@@ -26,15 +26,18 @@ def handle_inbound(
     *,
     provider_message_id: str | None = None,
     received_at: datetime | None = None,
+    originator_e164: str | None = None,
 ) -> tuple[t.Any, bool]:
     """Record an inbound text and act on it; returns ``(message, created)``.
 
     A text whose provider id was already stored is a carrier retry: the first copy is
     returned with ``created`` false and nothing else happens. A sender that is not a
     phone number (an alphanumeric id) is stored with no consent change.
+    ``originator_e164`` is the originator already checked as a valid E.164 number (the
+    webhook's schema does that), so it is not parsed twice.
     """
     app = app_object()
-    phone = try_e164(originator, state.settings.default_region)
+    phone = originator_e164 or try_e164(originator, state.settings.default_region)
     intent = state.classifier.classify(text) if phone is not None else None
     Message = state.models.Message
     now = state.now()
@@ -50,15 +53,29 @@ def handle_inbound(
         "attempts": 0,
         "created_at": received_at or now,
     }
-    message_id = insert_or_ignore(state.session, Message, values, ["direction", "provider_message_id"])
-    if message_id is None:
+    # Most texts are ordinary replies that change no consent: they read the consent's
+    # account without locking the row, and carry it in the INSERT itself.
+    ordinary = phone is not None and intent is not None and intent.intent is Intent.OTHER
+    known = False
+    if ordinary and phone is not None:
+        known, account = consent_service.account_of(state, phone)
+        values["account"] = account or _lookup_account(state, phone)
+    message = insert_entity_or_ignore(state.session, Message, values, ["direction", "provider_message_id"])
+    if message is None:
         duplicate = sa.select(Message).where(
             Message.direction == "inbound", Message.provider_message_id == provider_message_id
         )
         return state.session.scalars(duplicate).one(), False
-    message = state.session.get_one(Message, message_id)
     if phone is None or intent is None:
         signals.message_received.send(app, message=message)
+        return message, True
+
+    if ordinary:
+        if not known:
+            consent_service.lock(state, phone)  # the number's first text: its consent row starts here
+        signals.message_received.send(app, message=message)
+        if message.account is None:
+            signals.unlinked_message_received.send(app, phone=phone, message=message)
         return message, True
 
     consent = consent_service.lock(state, phone)

@@ -30,6 +30,10 @@ class Text(fields.String):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class _CheckedNumber(str):
+    """An E.164 number that :class:`MSISDN` found valid; never leaves this module."""
+
+
 class MSISDN(Text):
     """A phone number as MessageBird writes it: country code first, no ``+`` (``31612345678``).
 
@@ -45,8 +49,14 @@ class MSISDN(Text):
             except phonenumbers.NumberParseException:
                 return number
             if phonenumbers.is_valid_number(parsed):
-                return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+                return _CheckedNumber(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
         return number
+
+
+def _checked(number: str) -> tuple[str, str | None]:
+    """A number as a plain ``str``, and again when :class:`MSISDN` already found it valid."""
+    plain = str(number)
+    return plain, plain if isinstance(number, _CheckedNumber) else None
 
 
 def _blank_as_missing(data: dict[str, t.Any], optional: t.Iterable[str]) -> dict[str, t.Any]:
@@ -66,6 +76,8 @@ class InboundText:
     text: str
     provider_message_id: str | None = None
     received_at: datetime | None = None
+    #: The originator in E.164 when it was already checked as a valid number, else None.
+    originator_e164: str | None = None
 
 
 class InboundTextSchema(Schema):
@@ -93,12 +105,14 @@ class InboundTextSchema(Schema):
     @post_load
     def _make(self, data: dict[str, t.Any], **kwargs: t.Any) -> InboundText:
         text = data["payload"] if data.get("payload") is not None else data["body"]
+        originator, originator_e164 = _checked(data["originator"])
         return InboundText(
-            originator=data["originator"],
-            recipient=data["recipient"],
+            originator=originator,
+            recipient=str(data["recipient"]),
             text=text,
             provider_message_id=data["id"],
             received_at=data["created_at"].astimezone(UTC) if data["created_at"] else None,
+            originator_e164=originator_e164,
         )
 
 
@@ -124,7 +138,7 @@ class StatusReportSchema(Schema):
     def _make(self, data: dict[str, t.Any], **kwargs: t.Any) -> StatusReport:
         return StatusReport(
             provider_message_id=data["id"],
-            recipient=data["recipient"],
+            recipient=str(data["recipient"]),
             status=data["status"],
             status_at=data["status_at"].astimezone(UTC),
             reference=data["reference"],
