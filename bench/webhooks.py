@@ -94,9 +94,7 @@ class WrkRun:
     @property
     def errors(self) -> int:
         """Everything but a 200: socket errors, timeouts, other statuses, running out of requests."""
-        return (
-            self.connect_errors + self.read_errors + self.write_errors + self.timeouts + self.other + self.exhausted
-        )
+        return self.connect_errors + self.read_errors + self.write_errors + self.timeouts + self.other + self.exhausted
 
 
 # -- numbers and requests ----------------------------------------------------------------
@@ -411,7 +409,12 @@ def throughput(
                     files[name + "-warm"] = work / f"{label}-{name}-warm.tsv"
                     write_requests(files[name], server.base, database.numbers, count, label=label, seed=round_number)
                     write_requests(
-                        files[name + "-warm"], server.base, database.numbers, warm, label=f"{label}-w", seed=-round_number
+                        files[name + "-warm"],
+                        server.base,
+                        database.numbers,
+                        warm,
+                        label=f"{label}-w",
+                        seed=-round_number,
                     )
                 runs: dict[str, WrkRun] = {}
                 stored = 0
@@ -494,9 +497,7 @@ def memory(
                 def all_stored(target: int = target) -> bool:
                     return database.count("itms_message", "WHERE direction = 'inbound'") >= target
 
-                run = run_wrk(
-                    server, batch, connections=connections, duration=24 * 3600, until_sent=all_stored
-                )
+                run = run_wrk(server, batch, connections=connections, duration=24 * 3600, until_sent=all_stored)
                 deadline = time.monotonic() + 60
                 while not all_stored() and time.monotonic() < deadline:
                     time.sleep(0.2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 import typing as t
 
@@ -21,6 +22,7 @@ from . import messages, outbox, signals, template_store
 from .database import insert_or_ignore, lock_rows
 from .errors import InvalidAuthCode, InvalidTransition, ITMSError, OptedOut
 from .models import ConsentStatus
+from .phones import try_e164
 from .state import app_object
 
 if t.TYPE_CHECKING:
@@ -69,12 +71,38 @@ def can_text(state: State, phone: str) -> bool:
     return consent is not None and bool(consent.can_text)
 
 
+#: A North American number already written as E.164 is stored: "+1" and ten digits, the
+#: first 2-9. phonenumbers reads such a string back as itself (no national prefix to
+#: strip) or as an invalid number, and no consent row holds an invalid number: the
+#: campaign gate may look it up as it is, without parsing it.
+_NANP_E164 = re.compile(r"\+1[2-9][0-9]{9}")
+
+
+def textable_among(state: State, phones: t.Iterable[object]) -> set[str]:
+    """The E.164 numbers among ``phones``, in any format, that may be texted.
+
+    Invalid numbers are never textable and are left out. Numbers already in E.164 (as a
+    CRM keeps them) skip phonenumbers, which would cost far more than the query: a
+    100,000-number campaign list is parsed in milliseconds instead of seconds.
+    """
+    region = state.settings.default_region
+    fast = _NANP_E164.fullmatch
+    numbers = set()
+    for phone in phones:
+        if isinstance(phone, str) and fast(phone):
+            numbers.add(phone)
+        elif (e164 := try_e164(phone, region)) is not None:
+            numbers.add(e164)
+    return textable(state, list(numbers))
+
+
 def textable(state: State, phones: list[str]) -> set[str]:
-    """The numbers among ``phones`` that may be texted, in one query whatever their count."""
+    """The numbers among ``phones`` (E.164) that may be texted, in one query whatever their count."""
     if not phones:
         return set()
     Consent = state.models.Consent
-    dialect = state.dialect()
+    connection = state.session.connection(bind_arguments={"mapper": Consent})
+    dialect = connection.dialect.name
     query = sa.select(Consent.phone).where(Consent.status == OPTED_IN, sa.not_(Consent.on_hold))
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
@@ -88,7 +116,8 @@ def textable(state: State, phones: list[str]) -> set[str]:
         query = query.where(Consent.phone.in_(listed))
     else:
         query = query.where(Consent.phone.in_(phones))
-    return set(state.session.scalars(query))
+    # Core, not the ORM: these are strings, and a campaign list may return 100,000 of them.
+    return set(connection.execute(query).scalars().all())
 
 
 # -- the building blocks of every transition ---------------------------------------------

@@ -11,7 +11,7 @@ from flask import Flask, has_request_context
 from . import consent, inbound, outbox, template_store
 from .keywords import Classifier
 from .models import ConsentStatus, Models, define_models, utcnow
-from .phones import to_e164, try_e164
+from .phones import to_e164
 from .providers import Provider, load_provider
 from .settings import DEFAULTS, Settings
 from .sqlite import tune_sqlite
@@ -191,10 +191,7 @@ class ITMS:
 
         Numbers that are not valid phone numbers are never textable and are left out.
         """
-        state = current_state()
-        region = state.settings.default_region
-        numbers = {e164 for phone in phones if (e164 := try_e164(phone, region)) is not None}
-        return consent.textable(state, sorted(numbers))
+        return consent.textable_among(current_state(), phones)
 
     # -- changing consent --------------------------------------------------------------
 
