@@ -66,6 +66,19 @@ class ServerSettings:
         return f"gunicorn {self.worker_class} × {self.workers} workers, --preload"
 
 
+def cpu_seconds(pids: t.Iterable[int]) -> float:
+    """User plus system CPU time of these processes so far (those gone count as nothing)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 @dataclasses.dataclass(frozen=True)
 class WrkRun:
     """One wrk run, as the Lua script's ``done()`` reports it."""
@@ -86,6 +99,9 @@ class WrkRun:
     other: int
     exhausted: int
     signed_sent: int
+    #: CPU milliseconds per request spent in the gunicorn workers and in the database server.
+    app_cpu_ms: float = 0.0
+    db_cpu_ms: float = 0.0
 
     @property
     def per_second(self) -> float:
@@ -197,6 +213,14 @@ class Database:
                     connection.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("VACUUM ANALYZE"))
                 else:
                     connection.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+    def server_pids(self) -> list[int]:
+        """The PostgreSQL backends serving this database (none for SQLite, which runs in the app)."""
+        if self.dialect != "postgresql":
+            return []
+        with self.engine.connect() as connection:
+            query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            return [int(pid) for pid in connection.execute(sa.text(query)).scalars()]
 
     def count(self, table: str, where: str = "") -> int:
         with self.engine.connect() as connection:
@@ -423,7 +447,14 @@ def throughput(
                     server = bare if name == "bare" else itms
                     database.reset()
                     run_wrk(server, files[name + "-warm"], connections=connections, duration=warmup)
-                    runs[name] = run_wrk(server, files[name], connections=connections, duration=duration)
+                    workers, backends = server.worker_pids(), database.server_pids()
+                    app_cpu, db_cpu = cpu_seconds(workers), cpu_seconds(backends)
+                    run = run_wrk(server, files[name], connections=connections, duration=duration)
+                    app_cpu, db_cpu = cpu_seconds(workers) - app_cpu, cpu_seconds(backends) - db_cpu
+                    per_request = 1000 / max(run.requests, 1)
+                    runs[name] = dataclasses.replace(
+                        run, app_cpu_ms=app_cpu * per_request, db_cpu_ms=db_cpu * per_request
+                    )
                     if name == "itms":
                         stored = database.count("itms_message", "WHERE direction = 'inbound'")
                 fastest = max(run.per_second for run in runs.values())

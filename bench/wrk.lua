@@ -37,9 +37,16 @@ function init(args)
    fallback = wrk.format("GET", "/bench-ran-out-of-signed-requests", { ["Host"] = host })
    share = #requests
    index = 0
+   -- wrk calls request() once in the first thread before the run, to check that it
+   -- returns one well-formed request, and never sends that one: give it the fallback.
+   being_checked = thread_number == 0
 end
 
 function request()
+   if being_checked then
+      being_checked = false
+      return fallback
+   end
    index = index + 1
    if index > share then
       exhausted = exhausted + 1

@@ -25,7 +25,7 @@ def insert_or_ignore(session: Session, model: t.Any, values: dict[str, t.Any], c
     dialect = connection.dialect.name
     row = _with_defaults(model.__table__, values)
     if dialect in _UPSERT_DIALECTS:
-        return connection.execute(_insert_returning(model.__table__, tuple(conflict), dialect, True), row).scalar()
+        return connection.execute(_insert_returning_key(model.__table__, tuple(conflict), dialect), row).scalar()
     table = model.__table__
     pk = table.primary_key.columns.values()[0]
     try:
@@ -38,30 +38,31 @@ def insert_or_ignore(session: Session, model: t.Any, values: dict[str, t.Any], c
 def insert_entity_or_ignore(session: Session, model: t.Any, values: dict[str, t.Any], conflict: list[str]) -> t.Any:
     """Like :func:`insert_or_ignore`, but return the new row as a persistent ``model`` entity.
 
-    On PostgreSQL and SQLite the row comes back from the ``INSERT … RETURNING`` itself and
-    joins the session as though loaded by a query: no second round trip, and none of the
-    ORM's bulk-insert machinery, which costs more than the statement on a busy webhook.
+    On PostgreSQL and SQLite the entity is built from the values just inserted and the
+    key ``RETURNING`` gave, and joins the session as though loaded by a query: no second
+    round trip, and none of the ORM's bulk-insert machinery, which costs more than the
+    statement on a busy webhook. A column the database fills in itself (a server
+    default) is left expired, so reading it loads it.
     """
-    connection = session.connection(bind_arguments={"mapper": model})
-    dialect = connection.dialect.name
-    if dialect not in _UPSERT_DIALECTS:
-        key = insert_or_ignore(session, model, values, conflict)
-        return None if key is None else session.get_one(model, key)
-    row = _with_defaults(model.__table__, values)
-    returned = connection.execute(_insert_returning(model.__table__, tuple(conflict), dialect, False), row).first()
-    if returned is None:
+    key = insert_or_ignore(session, model, values, conflict)
+    if key is None:
         return None
-    entity = model(**dict(zip(_attribute_keys(model), returned, strict=True)))
+    if session.get_bind(model).dialect.name not in _UPSERT_DIALECTS:
+        return session.get_one(model, key)
+    attributes = _attribute_keys(model)
+    row = _with_defaults(model.__table__, values)
+    entity = model(**{attributes[column]: value for column, value in row.items()})
+    setattr(entity, attributes[model.__table__.primary_key.columns.values()[0].key], key)
     make_transient_to_detached(entity)
     session.add(entity)
     return entity
 
 
 @functools.cache
-def _attribute_keys(model: t.Any) -> tuple[str, ...]:
-    """The mapped attribute of each table column, in column order."""
+def _attribute_keys(model: t.Any) -> dict[str, str]:
+    """The mapped attribute of each table column, by column key."""
     mapper = sa.inspect(model)
-    return tuple(mapper.get_property_by_column(column).key for column in model.__table__.columns)
+    return {column.key: mapper.get_property_by_column(column).key for column in model.__table__.columns}
 
 
 def _with_defaults(table: sa.Table, values: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -88,10 +89,10 @@ def _defaults(table: sa.Table) -> tuple[tuple[str, t.Callable[[], t.Any]], ...]:
 # Built once per table: constructing and cache-keying an INSERT on every webhook costs
 # more Python time than the database spends running it.
 @functools.cache
-def _insert_returning(table: sa.Table, conflict: tuple[str, ...], dialect: str, key_only: bool) -> t.Any:
-    """``INSERT … ON CONFLICT DO NOTHING RETURNING`` the primary key, or every column."""
-    returned = [table.primary_key.columns.values()[0]] if key_only else list(table.columns)
-    return _UPSERT_DIALECTS[dialect](table).on_conflict_do_nothing(index_elements=list(conflict)).returning(*returned)
+def _insert_returning_key(table: sa.Table, conflict: tuple[str, ...], dialect: str) -> t.Any:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING`` the primary key."""
+    pk = table.primary_key.columns.values()[0]
+    return _UPSERT_DIALECTS[dialect](table).on_conflict_do_nothing(index_elements=list(conflict)).returning(pk)
 
 
 def lock_rows(statement: sa.Select[t.Any], dialect: str, *, skip_locked: bool = False) -> sa.Select[t.Any]:
