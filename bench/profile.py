@@ -40,9 +40,7 @@ class Profile:
     steps: list[tuple[str, float]]  # (label, CPU ms per request)
 
 
-def _timed(
-    totals: collections.Counter[str], label: str, function: t.Callable[..., t.Any]
-) -> t.Callable[..., t.Any]:
+def _timed(totals: collections.Counter[str], label: str, function: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
     @functools.wraps(function)
     def timed(*args: t.Any, **kwargs: t.Any) -> t.Any:
         start = time.process_time()
