@@ -18,7 +18,7 @@ class SignOutForm(FlaskForm):
 
 class AddPhoneForm(FlaskForm):
     number = StringField("Phone number", validators=[DataRequired(), Length(max=32)])
-    kind = SelectField("Type", choices=[("mobile", "Mobile"), ("home", "Home"), ("work", "Work")])
+    kind = SelectField("Type", choices=["mobile", "home", "work"])
 
 
 class ReplyForm(FlaskForm):
