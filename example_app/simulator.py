@@ -104,7 +104,10 @@ def send_reply(e164: str, text: str) -> requests.Response:
     key = config.get("ITMS_MESSAGEBIRD_SIGNING_KEY")
     if not key:
         raise RuntimeError("Set ITMS_MESSAGEBIRD_SIGNING_KEY: the simulator signs its webhooks with it.")
-    url = request.host_url.rstrip("/") + config["ITMS_URL_PREFIX"].rstrip("/") + "/messagebird/inbound"
+    path = config["ITMS_URL_PREFIX"].rstrip("/") + "/messagebird/inbound"
+    url = request.host_url.rstrip("/") + path
+    # MessageBird signs the public URL it calls; the webhook checks against ITMS_PUBLIC_URL when set.
+    signed_url = (config.get("ITMS_PUBLIC_URL") or request.host_url).rstrip("/") + path
     body = urlencode(
         {
             "id": uuid.uuid4().hex,
@@ -116,7 +119,7 @@ def send_reply(e164: str, text: str) -> requests.Response:
     ).encode()
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",
-        "MessageBird-Signature-JWT": messagebird_signature(key, url, body),
+        "MessageBird-Signature-JWT": messagebird_signature(key, signed_url, body),
     }
     # The webhook runs in another request of this server and writes to the database;
     # end this request's transaction first so SQLite is not held locked while we wait.

@@ -6,15 +6,15 @@ import re
 import threading
 import typing as t
 
+from conftest import reset_database
 from flask import Flask
 from werkzeug.serving import make_server
 
-from conftest import reset_database
 from example_app import create_app
 from example_app.extensions import db
 from example_app.seed import seed
 
-SIGNING_KEY = "test-signing-key"
+SIGNING_KEY = "test-signing-key-at-least-32-bytes-long"
 
 
 def build_crm(database_url: str, *, seeded: bool = True, **config: t.Any) -> Flask:

@@ -6,14 +6,14 @@ import typing as t
 
 import pytest
 import sqlalchemy as sa
+from crm_support import build_crm, dispose
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_login import login_user
 
-from crm_support import build_crm, dispose
 from example_app.extensions import db, itms
 from example_app.integration import search_accounts
-from example_app.models import Account, User
+from example_app.models import Account, Client, Phone, User
 from example_app.seed import AUTO_OPT_IN_NUMBER, UNKNOWN_NUMBER, seed
 
 DANA_MOBILE = "+12015550123"
@@ -295,7 +295,11 @@ def test_forms_need_a_csrf_token(database_url: str) -> None:
 
 def test_seeding_twice_adds_nothing_the_second_time(crm: Flask) -> None:
     with crm.app_context():
-        counts = {model.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(model)) for model in (User, Account)}
+        counts = row_counts()
         assert seed() == {"users": 0, "clients": 0, "accounts": 0, "phones": 0}
-        again = {model.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(model)) for model in (User, Account)}
-        assert again == counts == {"User": 3, "Account": 5}
+        assert row_counts() == counts == {"crm_user": 3, "crm_client": 3, "crm_account": 5, "crm_phone": 5}
+
+
+def row_counts() -> dict[str, int]:
+    models = (User, Client, Account, Phone)
+    return {model.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(model)) for model in models}
