@@ -15,7 +15,8 @@ from alembic import context
 from flask import current_app
 
 config = context.config
-if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+# Log like `flask db` does, unless the app (or a test runner) already set logging up.
+if config.config_file_name is not None and not logging.getLogger().handlers:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
