@@ -77,7 +77,10 @@ def find_accounts(query: str, *, limit: int = 50) -> list[Account]:
     text = query.strip()
     if text:
         digits = "".join(char for char in text if char.isdigit())
-        matches = [Account.number.ilike(f"%{text}%"), Account.debtor_name.ilike(f"%{text}%")]
+        matches: list[sa.ColumnElement[bool]] = [
+            Account.number.ilike(f"%{text}%"),
+            Account.debtor_name.ilike(f"%{text}%"),
+        ]
         if len(digits) >= 3:
             matches.append(Account.phones.any(Phone.number.contains(digits)))
         statement = statement.where(sa.or_(*matches))
