@@ -6,7 +6,7 @@ import typing as t
 
 import pytest
 import sqlalchemy as sa
-from crm_support import build_crm, dispose
+from crm_support import build_crm, dispose, expect_link_bug_on_postgresql
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_login import login_user
@@ -136,14 +136,7 @@ def test_account_search_matches_name_number_and_phone(crm: Flask) -> None:
 def test_a_supervisor_link_files_the_number_on_the_account(
     crm: Flask, database_url: str, request: pytest.FixtureRequest
 ) -> None:
-    if database_url.startswith("postgresql"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                raises=(sa.exc.DataError, TypeError),  # the failed flush also trips the rollback bug
-                reason='core bug: action "supervisor_opt_in_request" is longer than itms_consent_event.action (24)',
-            )
-        )
+    expect_link_bug_on_postgresql(database_url, request)
     with crm.app_context():
         itms.link_number(UNKNOWN_NUMBER, "ACCT-1004", actor="user:sam")
         db.session.commit()
