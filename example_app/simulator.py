@@ -129,8 +129,10 @@ def send_reply(e164: str, text: str) -> requests.Response:
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    numbers = db.session.scalars(sa.select(Phone.number).distinct().order_by(Phone.number))
-    return render_template("simulator/index.html", numbers=list(numbers), form=OpenPhoneForm(), pretty=pretty_phone)
+    on_accounts = set(db.session.scalars(sa.select(Phone.number)))
+    texted_in = {message.phone for message in itms.unlinked()}  # numbers no account holds yet
+    numbers = sorted(on_accounts | texted_in)
+    return render_template("simulator/index.html", numbers=numbers, form=OpenPhoneForm(), pretty=pretty_phone)
 
 
 @bp.post("/")

@@ -247,6 +247,15 @@ def test_without_a_signing_key_the_phone_says_what_to_set(database_url: str, mon
         dispose(app)
 
 
+def test_the_index_lists_account_numbers_and_unknown_numbers_that_texted_in(crm: Flask) -> None:
+    with crm.app_context():
+        itms.handle_inbound("+14155550199", "+18005550100", "Hello?", provider_message_id="in-1")
+        db.session.commit()
+    page = crm.test_client().get("/dev/phones/").get_data(as_text=True)
+    listed = re.findall(r'href="/dev/phones/(\+\d+)"', page)
+    assert listed == ["+12015550123", "+12015550147", "+13125550188", "+14155550199"]
+
+
 def test_open_any_number(crm: Flask) -> None:
     client = crm.test_client()
     response = client.post("/dev/phones/", data={"number": "(415) 555-0199"})
