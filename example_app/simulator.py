@@ -175,8 +175,17 @@ def reply(e164: str) -> ResponseReturnValue:
             flash(f"Could not deliver the text: {error}", "error")
         else:
             if response.status_code != 200:
-                flash(f"The inbound webhook answered {response.status_code}: {response.text[:200]}", "error")
+                flash(f"The inbound webhook answered {response.status_code}: {_reason(response)}", "error")
     return redirect(url_for("simulator.phone", e164=number))
+
+
+def _reason(response: requests.Response) -> str:
+    """The webhook's JSON ``error`` when it gave one, else the HTTP reason."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        error = None
+    return str(error or response.reason or "no reason given")[:300]
 
 
 def _number_or_404(e164: str) -> str:

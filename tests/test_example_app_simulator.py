@@ -224,7 +224,7 @@ def test_a_refused_reply_is_shown_on_the_phone(crm: Flask, monkeypatch: pytest.M
     client = crm.test_client()
     client.post(f"/dev/phones/{DANA_MOBILE}/reply", data={"text": "YES"})
     page = client.get(f"/dev/phones/{DANA_MOBILE}").get_data(as_text=True)
-    assert "The inbound webhook answered 401" in page
+    assert "The inbound webhook answered 401: bad signature" in page
 
 
 def test_an_empty_reply_is_not_sent(crm: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
