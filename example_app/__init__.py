@@ -11,7 +11,6 @@ import os
 import typing as t
 
 import click
-import sqlalchemy as sa
 from flask import Flask
 
 from . import auth, crm, integration, simulator
@@ -53,7 +52,6 @@ def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
     migrate.init_app(app, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     login_manager.init_app(app)
     integration.connect_signals(app)
-    _use_wal_on_sqlite(app)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(crm.bp)
@@ -77,17 +75,3 @@ def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
 
     return app
 
-
-def _use_wal_on_sqlite(app: Flask) -> None:
-    """WAL lets pages read while a webhook writes; SQLite's default locks readers out."""
-    with app.app_context():
-        if db.engine.dialect.name != "sqlite":
-            return
-
-        def pragmas(connection: t.Any, record: t.Any) -> None:
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        sa.event.listen(db.engine, "connect", pragmas)

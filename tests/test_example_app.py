@@ -145,11 +145,6 @@ def test_a_supervisor_link_files_the_number_on_the_account(
         assert itms.status(UNKNOWN_NUMBER) == "pending"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="core bug: ITMS._after_rollback(session) is given (session, transaction) by after_soft_rollback",
-)
 def test_a_failed_link_files_nothing(crm: Flask) -> None:
     """The receiver's row rides in the link's transaction: a rollback takes it away too."""
     with crm.app_context():
