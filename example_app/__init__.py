@@ -74,4 +74,3 @@ def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
         click.echo(f"Added {seed()}")
 
     return app
-
