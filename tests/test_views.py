@@ -8,11 +8,11 @@ from html import unescape
 
 import jinja2
 import pytest
+from browser.host import csrf_token, install_host
 from flask import Flask, get_flashed_messages, render_template_string
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
-from browser.host import csrf_token, install_host
 from flask_itms import ITMS, ConsentStatus
 
 PHONE = "+12015550123"
@@ -175,9 +175,7 @@ def test_host_can_override_the_panel_template(app: Flask, client: FlaskClient) -
 # -- the actions: POST, commit, redirect back ---------------------------------------------
 
 
-def test_send_opt_in_request_redirects_back_and_records_the_actor(
-    client: FlaskClient, itms: ITMS, sent: t.Any
-) -> None:
+def test_send_opt_in_request_redirects_back_and_records_the_actor(client: FlaskClient, itms: ITMS, sent: t.Any) -> None:
     sign_in(client, "alice")
     response = post(client, "opt-in-request", account="ACCT-1001")
 
@@ -192,9 +190,7 @@ def test_send_opt_in_request_redirects_back_and_records_the_actor(
     ]
 
 
-def test_the_notice_shows_once_inside_the_panel_and_not_in_the_hosts_flashes(
-    app: Flask, client: FlaskClient
-) -> None:
+def test_the_notice_shows_once_inside_the_panel_and_not_in_the_hosts_flashes(app: Flask, client: FlaskClient) -> None:
     sign_in(client, "alice")
     post(client, "opt-in-request")
 
@@ -248,9 +244,7 @@ def test_right_pin_opts_in_with_the_agent_on_the_event(
     assert "Auth code accepted" in panel_of(host_page(client))
 
 
-def test_a_pin_that_is_not_digits_is_refused_without_counting(
-    client: FlaskClient, itms: ITMS, db: SQLAlchemy
-) -> None:
+def test_a_pin_that_is_not_digits_is_refused_without_counting(client: FlaskClient, itms: ITMS, db: SQLAlchemy) -> None:
     sign_in(client, "alice")
     post(client, "opt-in-request")
     consumer_texts(itms, db, "YES", "in-1")
@@ -430,16 +424,12 @@ def test_partial_answer_for_a_refusal_keeps_its_status(client: FlaskClient, itms
     sign_in(client, "alice")
     post(client, "opt-out", confirm="yes")
     token = csrf_token(host_page(client))
-    response = client.post(
-        f"{ACTION}/quick-opt-in", data={"csrf_token": token}, headers={"X-ITMS-Partial": "panel"}
-    )
+    response = client.post(f"{ACTION}/quick-opt-in", data={"csrf_token": token}, headers={"X-ITMS-Partial": "panel"})
     assert response.status_code == 409
     assert response.headers["X-ITMS-Fragment"] == "panel"
     assert "has opted out" in response.text
 
     sign_in(client, "vic")
-    response = client.post(
-        f"{ACTION}/quick-opt-in", data={"csrf_token": token}, headers={"X-ITMS-Partial": "panel"}
-    )
+    response = client.post(f"{ACTION}/quick-opt-in", data={"csrf_token": token}, headers={"X-ITMS-Partial": "panel"})
     assert response.status_code == 403
     assert '"agent" role' in unescape(response.text)

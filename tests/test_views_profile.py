@@ -7,10 +7,10 @@ import re
 from html import unescape
 
 import pytest
+from browser.host import csrf_token, install_host
 from flask import Flask
 from flask.testing import FlaskClient
 
-from browser.host import csrf_token, install_host
 from flask_itms import ITMS
 from flask_itms.messages import SYSTEM_TEMPLATES
 

@@ -7,11 +7,11 @@ import typing as t
 from html import unescape
 
 import pytest
+from browser.host import csrf_token, install_host
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
-from browser.host import csrf_token, install_host
 from flask_itms import ITMS, ConsentStatus
 
 OUR_NUMBER = "+18005550100"

@@ -27,7 +27,6 @@ UNKNOWN_PHONE = "+12015550188"
 OUR_NUMBER = "+18005550100"
 
 
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/browser/" in item.nodeid:
