@@ -42,12 +42,18 @@ STATUS_LABELS = {
     ConsentStatus.OPTED_OUT: "Opted out",
 }
 
+#: How a number got where it is. An opted-out number's method is how it opted out.
 METHOD_LABELS = {
     "agent": "Send Opt In Request",
     "quick": "Quick Opt In",
     "supervisor": "Supervisor link",
     "keyword": "Consumer keyword",
     "auto": "Auto opt-in",
+    "provider": "Carrier block",
+}
+OPT_OUT_METHOD_LABELS = {
+    "agent": "Agent Opt Out",
+    "keyword": "Consumer opt-out keyword",
     "provider": "Carrier block",
 }
 
@@ -145,7 +151,10 @@ class PhoneView:
 
     @property
     def method_label(self) -> str | None:
-        return METHOD_LABELS.get(self.method, self.method) if self.method else None
+        if not self.method:
+            return None
+        labels = OPT_OUT_METHOD_LABELS if self.status is ConsentStatus.OPTED_OUT else METHOD_LABELS
+        return labels.get(self.method, self.method)
 
 
 def display_phone(e164: str) -> str:

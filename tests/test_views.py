@@ -91,7 +91,7 @@ def test_panel_shows_status_method_actor_time_and_both_directions(
     panel = panel_of(host_page(client))
 
     assert "Awaiting auth code" in panel
-    assert "Via Send Opt In Request" in panel
+    assert "Method: Send Opt In Request" in panel
     assert "by the consumer" in panel
     assert 'datetime="2026-06-02T16:00:00+00:00"' in panel
     assert "Jun 2, 2026 16:00 UTC" in panel
@@ -267,6 +267,7 @@ def test_opt_out_needs_its_confirmation(client: FlaskClient, itms: ITMS, sent: t
     assert itms.status(PHONE) is ConsentStatus.OPTED_OUT
     assert sent.texts_to(PHONE) == ["Acme Recovery: You are opted out and will receive no more msgs from us."]
     panel = panel_of(host_page(client))
+    assert "Method: Agent Opt Out. Last change by alice" in panel
     assert "Only the consumer can opt back in, by texting START." in panel
     assert "<form" not in panel
 
@@ -433,3 +434,23 @@ def test_partial_answer_for_a_refusal_keeps_its_status(client: FlaskClient, itms
     response = client.post(f"{ACTION}/quick-opt-in", data={"csrf_token": token}, headers={"X-ITMS-Partial": "panel"})
     assert response.status_code == 403
     assert '"agent" role' in unescape(response.text)
+
+
+def test_panel_and_api_work_under_an_app_wide_csrf_protect(make_app: t.Callable[..., Flask]) -> None:
+    from flask_wtf.csrf import CSRFProtect
+
+    app = make_app()
+    CSRFProtect(app)
+    itms = app.extensions["itms"].itms
+    install_host(app, itms)
+    client = app.test_client()
+    sign_in(client, "alice")
+    token = csrf_token(host_page(client))
+
+    response = client.post(f"{ACTION}/quick-opt-in", data={"csrf_token": token, "next": HOST_PAGE})
+    assert response.status_code == 303
+    response = client.post(f"/itms/api/phones/{PHONE}/opt-out", json={}, headers={"X-CSRFToken": token})
+    assert response.status_code == 200
+    assert client.post(f"{ACTION}/clear-hold", data={}).status_code == 400  # CSRFProtect's own refusal
+    with app.app_context():
+        assert itms.status(PHONE) is ConsentStatus.OPTED_OUT

@@ -108,7 +108,9 @@ def live(make_app: t.Callable[..., Flask]) -> t.Iterator[LiveHost]:
     app = make_app()
     install_host(app, app.extensions["itms"].itms)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="itms-live-server", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="itms-live-server", daemon=True
+    )
     thread.start()
     try:
         yield LiveHost(app, f"http://127.0.0.1:{server.server_port}")
