@@ -74,6 +74,20 @@ def test_the_pin_never_leaves_the_server(client: FlaskClient, itms: ITMS, db: SQ
     assert "your opt-in PIN is ••••••" in client.get(API).get_json()["messages"][-1]["body"]
 
 
+def test_a_queued_pin_is_masked_too(make_app: t.Callable[..., Flask]) -> None:
+    app = make_app(ITMS_SEND_MODE="worker")
+    state = app.extensions["itms"]
+    install_host(app, state.itms)
+    client = app.test_client()
+    token = sign_in(client, "alice")
+    call(client, "opt-in-request", token)
+    with app.app_context():
+        consumer_texts(state.itms, state.db, "YES")
+        pin = re.search(r"\b\d{6}\b", state.itms.messages(PHONE)[-1].body).group()  # type: ignore[union-attr]
+
+    assert pin not in client.get(API).get_data(as_text=True)
+
+
 def test_post_without_csrf_header_is_refused_and_changes_nothing(client: FlaskClient, itms: ITMS) -> None:
     sign_in(client, "alice")
     response = call(client, "quick-opt-in", None)

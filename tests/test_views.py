@@ -111,6 +111,24 @@ def test_panel_masks_the_pin_it_sent(client: FlaskClient, itms: ITMS, db: SQLAlc
     assert "your opt-in PIN is ••••••" in html
 
 
+def test_panel_masks_a_pin_still_waiting_in_the_outbox(make_app: t.Callable[..., Flask]) -> None:
+    app = make_app(ITMS_SEND_MODE="worker")
+    state = app.extensions["itms"]
+    install_host(app, state.itms)
+    client = app.test_client()
+    sign_in(client, "alice")
+    post(client, "opt-in-request")
+    with app.app_context():
+        consumer_texts(state.itms, state.db, "YES", "in-1")
+        queued = state.itms.messages(PHONE)[-1]
+        pin = re.search(r"\b\d{6}\b", queued.body).group()  # type: ignore[union-attr]
+
+    html = host_page(client)
+
+    assert pin not in html
+    assert "your opt-in PIN is ••••••" in html
+
+
 def test_panel_with_no_role_checker_names_the_fix(app: Flask, db: SQLAlchemy) -> None:
     with app.test_request_context("/"):
         html = render_template_string("{{ itms_phone_panel(phone) }}", phone=PHONE)
