@@ -17,6 +17,7 @@ def register(app: Flask, itms: ITMS, state: State) -> None:
     from . import api, views
     from .cli import itms_cli
     from .panel import assets, format_time, phone_panel
+    from .webhooks import register_webhooks
 
     blueprint = Blueprint(
         "itms",
@@ -28,6 +29,7 @@ def register(app: Flask, itms: ITMS, state: State) -> None:
     views.register(blueprint)
     api.register(blueprint)
     app.register_blueprint(blueprint, url_prefix=state.settings.url_prefix)
+    register_webhooks(app, state.settings.url_prefix)
     # The agent panel for host pages: {{ itms_phone_panel(phone, account) }}, or the macro in
     # "itms/macros.html". itms_assets() puts the stylesheet and script in <head> if wanted.
     app.add_template_global(phone_panel, "itms_phone_panel")

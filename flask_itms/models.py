@@ -95,10 +95,10 @@ def _declare(db: SQLAlchemy) -> Models:
         __tablename__ = "itms_consent"
 
         id: Mapped[int] = mapped_column(primary_key=True)
-        phone: Mapped[str] = mapped_column(sa.String(16), unique=True)
+        phone: Mapped[str] = mapped_column(sa.String(16))
         status: Mapped[str] = mapped_column(sa.String(16), default=ConsentStatus.NONE.value)
         method: Mapped[str | None] = mapped_column(sa.String(16))
-        account: Mapped[str | None] = mapped_column(sa.String(128), index=True)
+        account: Mapped[str | None] = mapped_column(sa.String(128))
         on_hold: Mapped[bool] = mapped_column(default=False)
         hold_message_id: Mapped[int | None] = mapped_column()
         request_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -114,7 +114,9 @@ def _declare(db: SQLAlchemy) -> Models:
                 "status IN ('none', 'pending', 'awaiting_code', 'opted_in', 'opted_out')",
                 name="itms_consent_status",
             ),
+            sa.UniqueConstraint("phone", name="itms_consent_phone"),
             sa.Index("itms_consent_textable", "status", "on_hold"),
+            sa.Index("itms_consent_account", "account"),
         )
 
         @property
@@ -135,7 +137,7 @@ def _declare(db: SQLAlchemy) -> Models:
         __tablename__ = "itms_consent_event"
 
         id: Mapped[int] = mapped_column(primary_key=True)
-        phone: Mapped[str] = mapped_column(sa.String(16), index=True)
+        phone: Mapped[str] = mapped_column(sa.String(16))
         from_status: Mapped[str] = mapped_column(sa.String(16))
         to_status: Mapped[str] = mapped_column(sa.String(16))
         action: Mapped[str] = mapped_column(sa.String(24))
@@ -143,10 +145,17 @@ def _declare(db: SQLAlchemy) -> Models:
         source: Mapped[str] = mapped_column(sa.String(16))
         actor: Mapped[str | None] = mapped_column(sa.String(128))
         account: Mapped[str | None] = mapped_column(sa.String(128))
-        message_id: Mapped[int | None] = mapped_column(sa.ForeignKey("itms_message.id"))
+        message_id: Mapped[int | None] = mapped_column(
+            sa.ForeignKey("itms_message.id", name="itms_consent_event_message")
+        )
         keyword: Mapped[str | None] = mapped_column(sa.String(64))
         reason: Mapped[str | None] = mapped_column(sa.Text)
-        created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+        created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+        __table_args__ = (
+            sa.Index("itms_consent_event_phone", "phone", "created_at"),
+            sa.Index("itms_consent_event_created", "created_at"),
+        )
 
         def __repr__(self) -> str:
             return f"<ConsentEvent {self.phone} {self.from_status}->{self.to_status} {self.action}>"
@@ -159,14 +168,14 @@ def _declare(db: SQLAlchemy) -> Models:
         id: Mapped[int] = mapped_column(primary_key=True)
         direction: Mapped[str] = mapped_column(sa.String(8))
         #: E.164 for real numbers; an inbound text from an alphanumeric sender keeps it raw.
-        phone: Mapped[str] = mapped_column(sa.String(64), index=True)
+        phone: Mapped[str] = mapped_column(sa.String(64))
         our_number: Mapped[str | None] = mapped_column(sa.String(64))
         body: Mapped[str] = mapped_column(sa.Text)
         template: Mapped[str | None] = mapped_column(sa.String(64))
         #: Why it is sent, which decides the consent gate at hand-off: a system template
         #: identifier, "agent" or "host". Inbound: None.
         purpose: Mapped[str | None] = mapped_column(sa.String(32))
-        status: Mapped[str] = mapped_column(sa.String(20), index=True)
+        status: Mapped[str] = mapped_column(sa.String(20))
         intent: Mapped[str | None] = mapped_column(sa.String(16))
         keyword: Mapped[str | None] = mapped_column(sa.String(64))
         account: Mapped[str | None] = mapped_column(sa.String(128))
@@ -186,6 +195,7 @@ def _declare(db: SQLAlchemy) -> Models:
         __table_args__ = (
             sa.UniqueConstraint("direction", "provider_message_id", name="itms_message_provider_id"),
             sa.Index("itms_message_due", "direction", "status", "send_after"),
+            sa.Index("itms_message_phone", "phone", "created_at"),
         )
 
         @property
@@ -202,7 +212,7 @@ def _declare(db: SQLAlchemy) -> Models:
         __tablename__ = "itms_template"
 
         id: Mapped[int] = mapped_column(primary_key=True)
-        identifier: Mapped[str] = mapped_column(sa.String(64), unique=True)
+        identifier: Mapped[str] = mapped_column(sa.String(64))
         label: Mapped[str] = mapped_column(sa.String(128))
         use_case: Mapped[str] = mapped_column(sa.Text, default="")
         body: Mapped[str] = mapped_column(sa.Text)
@@ -211,6 +221,8 @@ def _declare(db: SQLAlchemy) -> Models:
         mms_url: Mapped[str | None] = mapped_column(sa.String(512))
         created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
         updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+        __table_args__ = (sa.UniqueConstraint("identifier", name="itms_template_identifier"),)
 
         def __repr__(self) -> str:
             return f"<Template {self.identifier}>"
@@ -221,6 +233,8 @@ def _declare(db: SQLAlchemy) -> Models:
         __tablename__ = "itms_webhook_replay"
 
         jti: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
-        expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+        expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+        __table_args__ = (sa.Index("itms_webhook_replay_expires", "expires_at"),)
 
     return Models(Consent, ConsentEvent, Message, Template, WebhookReplay)

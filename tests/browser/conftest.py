@@ -12,10 +12,14 @@ import shutil
 import subprocess
 import threading
 import typing as t
+import uuid
 from pathlib import Path
+from urllib.parse import urlencode
+from urllib.request import Request, urlopen
 
 import pytest
 from flask import Flask
+from messagebird_signer import MessageBirdSigner
 from werkzeug.serving import make_server
 
 from .host import install_host
@@ -25,6 +29,8 @@ CHROMIUM = "/usr/bin/chromium"
 PHONE = "+12015550123"
 UNKNOWN_PHONE = "+12015550188"
 OUR_NUMBER = "+18005550100"
+SIGNING_KEY = "s" * 64
+SIGNER = MessageBirdSigner(SIGNING_KEY)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -78,15 +84,19 @@ class LiveHost:
         return f"{self.url}/accounts/{account}/phones/{phone}"
 
     def consumer_texts(self, text: str, phone: str = PHONE, message_id: str | None = None) -> None:
-        """The consumer's reply arrives.
-
-        TODO(webhooks): send it as a signed POST to {prefix}/messagebird/inbound once the
-        MessageBird webhook is on main; until then it goes through the same service call the
-        webhook makes, in the live server's process.
-        """
-        with self.app.app_context():
-            self.state.itms.handle_inbound(phone, OUR_NUMBER, text, provider_message_id=message_id)
-            self.state.db.session.commit()
+        """The consumer's text arrives as MessageBird sends it: a signed POST to the inbound webhook."""
+        url = f"{self.url}/itms/messagebird/inbound"
+        body = urlencode(
+            {
+                "originator": phone.lstrip("+"),
+                "recipient": OUR_NUMBER.lstrip("+"),
+                "payload": text,
+                "id": message_id or f"mb-{uuid.uuid4().hex}",
+            }
+        ).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **SIGNER.headers(url, body)}
+        with urlopen(Request(url, data=body, headers=headers, method="POST"), timeout=5) as answer:
+            assert answer.status == 200, answer.read()
 
     def texts_to(self, phone: str = PHONE) -> list[str]:
         return [text.body for text in self.state.provider.sent if text.phone == phone]
@@ -105,7 +115,7 @@ class LiveHost:
 
 @pytest.fixture
 def live(make_app: t.Callable[..., Flask]) -> t.Iterator[LiveHost]:
-    app = make_app()
+    app = make_app(ITMS_MESSAGEBIRD_SIGNING_KEY=SIGNING_KEY)
     install_host(app, app.extensions["itms"].itms)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(
