@@ -472,3 +472,25 @@ def test_panel_and_api_work_under_an_app_wide_csrf_protect(make_app: t.Callable[
     assert client.post(f"{ACTION}/clear-hold", data={}).status_code == 400  # CSRFProtect's own refusal
     with app.app_context():
         assert itms.status(PHONE) is ConsentStatus.OPTED_OUT
+
+
+def test_the_readmes_layout_override_puts_the_pages_in_the_hosts_layout(app: Flask, client: FlaskClient) -> None:
+    app.jinja_loader = jinja2.DictLoader(
+        {
+            "base.html": (
+                "<html><head><title>CRM · {% block title %}{% endblock %}</title>{% block head %}{% endblock %}"
+                "</head><body><nav>CRM menu</nav>{% block content %}{% endblock %}</body></html>"
+            ),
+            "itms/layout.html": (
+                '{% extends "base.html" %}'
+                "{% block title %}{% block itms_title %}{% endblock %}{% endblock %}"
+                "{% block head %}{{ super() }}{{ itms_assets() }}{% endblock %}"
+                "{% block content %}{% block itms_content %}{% endblock %}{% endblock %}"
+            ),
+        }
+    )
+    sign_in(client, "alice")
+    html = client.get("/itms/templates").text
+    assert "<title>CRM · Text Msg Profile · Text messaging</title>" in html
+    assert "<nav>CRM menu</nav>" in html and "ACE_SYSTEM_MSG_OPT_IN" in html
+    assert html.count("itms.css") == 1
