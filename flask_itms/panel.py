@@ -18,7 +18,16 @@ from markupsafe import Markup
 from .errors import InvalidPhoneNumber
 from .models import ConsentStatus
 from .state import current_state
-from .views.common import AGENT, ANY_ROLE, SUPERVISOR, granted_roles, has_role_checker, here, pop_notices
+from .views.common import (
+    AGENT,
+    ANY_ROLE,
+    NO_ROLE_CHECKER,
+    SUPERVISOR,
+    granted_roles,
+    has_role_checker,
+    here,
+    pop_notices,
+)
 
 #: How many recent texts and events the panel shows.
 PANEL_MESSAGES = 8
@@ -146,6 +155,11 @@ class PhoneView:
     actions: frozenset[str]
 
     @property
+    def panel_actions(self) -> frozenset[str]:
+        """The actions the panel itself offers (linking lives in the supervisor queue)."""
+        return self.actions - {LINK}
+
+    @property
     def status_label(self) -> str:
         return STATUS_LABELS[self.status]
 
@@ -229,15 +243,12 @@ def render_panel(
         assets=assets(),
         labels=LABELS,
         action_url=lambda action: url_for(f"itms.{action.replace('-', '_')}", phone=view.phone) if view else "",
-        refresh_url=url_for("itms.phone", phone=view.phone) if view is not None else "",
     )
 
 
 def phone_panel(phone: str, account: t.Any = None, *, next_url: str | None = None) -> Markup:
     """``{{ itms_phone_panel(phone, account) }}``: the agent panel, ready to embed in a host page."""
     if not has_role_checker():
-        from .views.common import NO_ROLE_CHECKER
-
         return Markup(render_panel(None, phone=str(phone), next_url="", notices=[], problem=NO_ROLE_CHECKER))
     try:
         view = load_phone_view(phone, account)

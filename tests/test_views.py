@@ -158,6 +158,7 @@ def test_supervisor_without_agent_role_sees_the_panel_but_no_agent_controls(clie
     panel = panel_of(host_page(client))
     assert "Not opted in" in panel
     assert "Send Opt In Request" not in panel and "<form" not in panel
+    assert "itms-controls" not in panel
 
 
 def test_assets_come_once_for_two_panels(app: Flask, client: FlaskClient) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import urlsplit
 
-from flask import current_app, render_template, request, session
+from flask import render_template, request, session
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import Forbidden, HTTPException
 
@@ -143,10 +143,6 @@ def commit() -> None:
 
 def rollback() -> None:
     current_state().session.rollback()
-
-
-def config(key: str, default: t.Any = None) -> t.Any:
-    return current_app.config.get(key, default)
 
 
 def error_page(error: HTTPException) -> ResponseReturnValue:
