@@ -155,10 +155,25 @@ def _clear_flow(consent: t.Any) -> None:
     consent.auth_code_attempts = 0
 
 
-def _queue_system(state: State, consent: t.Any, identifier: str, *, actor: str | None = None, **extra: t.Any) -> t.Any:
+def _queue_system(
+    state: State,
+    consent: t.Any,
+    identifier: str,
+    *,
+    actor: str | None = None,
+    daytime_only: bool | None = None,
+    **extra: t.Any,
+) -> t.Any:
     body = template_store.render(state, identifier, consent.phone, **extra)
     return outbox.queue(
-        state, consent.phone, body, purpose=identifier, template=identifier, actor=actor, account=consent.account
+        state,
+        consent.phone,
+        body,
+        purpose=identifier,
+        template=identifier,
+        actor=actor,
+        account=consent.account,
+        daytime_only=daytime_only,
     )
 
 
@@ -272,7 +287,8 @@ def auto_opt_in(state: State, phone: str, *, account: str, actor: str | None) ->
     _clear_flow(consent)
     consent.on_hold = False
     record(state, consent, OPTED_IN, action="auto_opt_in", method="auto", source="system", actor=actor)
-    _queue_system(state, consent, messages.OPTED_IN, actor=actor)
+    # Not a reply: the host's policy started this, so it waits for the consumer's daytime.
+    _queue_system(state, consent, messages.OPTED_IN, actor=actor, daytime_only=True)
     signals.opted_in.send(app_object(), phone=phone, consent=consent, method="auto", actor=actor)
     return consent
 

@@ -64,12 +64,19 @@ def queue(
     actor: str | None = None,
     account: str | None = None,
     status: str = "queued",
+    daytime_only: bool | None = None,
 ) -> t.Any:
-    """Add an outbound text to the caller's transaction; it is sent only after commit."""
+    """Add an outbound text to the caller's transaction; it is sent only after commit.
+
+    ``daytime_only`` says whether it waits for the consumer's quiet-hours window; by
+    default agent and host texts and the opt-in request wait, and replies do not.
+    """
     now = state.now()
     send_after = now
     quiet = state.settings.quiet_hours
-    if quiet is not None and purpose in AGENT_INITIATED:
+    if daytime_only is None:
+        daytime_only = purpose in AGENT_INITIATED
+    if quiet is not None and daytime_only:
         send_after = next_allowed(now, time_zones(phone), quiet, state.settings.fallback_time_zone)
     message = state.models.Message(
         direction="outbound",
@@ -93,17 +100,28 @@ def queue(
     return message
 
 
-def deliver(state: State, ids: list[int] | None = None, *, limit: int = 100) -> int:
+def deliver(
+    state: State,
+    ids: list[int] | None = None,
+    *,
+    limit: int = 100,
+    stop: t.Callable[[], bool] | None = None,
+) -> int:
     """Hand due texts to the provider; returns how many were claimed.
 
     With ``ids`` only those rows are considered (inline mode, right after the commit
     that queued them); without, any due row is (the worker). Claims use
     ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers never share a row.
+    When ``stop()`` turns true the texts not yet handed off are given back at once,
+    rather than waiting for their lease to run out.
     """
     bind = state.session.get_bind(state.models.Message)
     with Session(bind=bind, expire_on_commit=False) as session:
         claimed = _claim(state, session, ids, limit)
-        for message in claimed:
+        for index, message in enumerate(claimed):
+            if stop is not None and stop():
+                _release(state, session, claimed[index:])
+                break
             _hand_off(state, session, message)
     return len(claimed)
 
@@ -145,9 +163,41 @@ def bind_dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+def _still_ours(state: State, session: Session, message: t.Any) -> bool:
+    """Renew the lease on a claimed text, unless another worker has taken it over.
+
+    ``attempts`` is the fencing token: every claim raises it, so a worker whose lease
+    ran out (a long batch, a paused process) finds it changed and must not send.
+    """
+    Message = state.models.Message
+    renew = (
+        sa.update(Message)
+        .where(Message.id == message.id, Message.status == "sending", Message.attempts == message.attempts)
+        .values(claimed_until=state.now() + state.settings.send_lease)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(t.cast(sa.CursorResult[t.Any], session.execute(renew)).rowcount == 1)
+
+
+def _release(state: State, session: Session, messages_left: list[t.Any]) -> None:
+    """Give claimed texts back to the queue untouched, for the next worker."""
+    Message = state.models.Message
+    with session.begin():
+        for message in messages_left:
+            session.execute(
+                sa.update(Message)
+                .where(Message.id == message.id, Message.status == "sending", Message.attempts == message.attempts)
+                .values(status="queued", attempts=Message.attempts - 1, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+
 def _hand_off(state: State, session: Session, message: t.Any) -> None:
     Consent = state.models.Consent
     with session.begin():
+        if not _still_ours(state, session, message):
+            logger.warning("Message %s was taken over by another worker; not sending it again.", message.id)
+            return
         consent = session.scalars(sa.select(Consent).where(Consent.phone == message.phone)).one_or_none()
         if not gate_allows(message.purpose, consent):
             session.add(message)
