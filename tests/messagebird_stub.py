@@ -115,6 +115,7 @@ class StubMessageBird:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go in separate writes
 
             def log_message(self, format: str, *args: t.Any) -> None:  # keep test output clean
                 pass
