@@ -324,3 +324,20 @@ def test_the_http_client_is_per_process_and_thread(app: Flask) -> None:
 
 def test_lease_must_outlast_timeouts_even_as_timedelta(make_app: t.Callable[..., Flask], stub: StubMessageBird) -> None:
     make_app(**messagebird_config(stub, ITMS_SEND_LEASE=timedelta(seconds=2)))  # 2 s > 0.5 + 0.5 s
+
+
+@pytest.mark.parametrize(
+    ("code", "description", "parameter", "blocked"),
+    [
+        (9, "recipient has opted out", "recipients", True),
+        (None, "Subscriber unsubscribed from this sender", None, True),
+        (None, "destination number is blacklisted", None, True),
+        (21, "originator is blocked", "originator", False),  # our problem, not the consumer's
+        (2, "Request not allowed (incorrect access_key)", "access_key", False),
+        (9, "no (correct) recipients found", "recipients", False),  # a bad number is not a refusal
+        ("77", "anything at all", None, True),  # listed in ITMS_MESSAGEBIRD_BLOCKED_CODES
+    ],
+)
+def test_what_counts_as_a_block(code: t.Any, description: str, parameter: str | None, blocked: bool) -> None:
+    provider = MessageBirdProvider(access_key="live_x", originator=ORIGINATOR, blocked_codes=[77])
+    assert provider.is_block(code, description, parameter) is blocked

@@ -217,13 +217,29 @@ class MessageBirdProvider:
             raise SendError("MessageBird answered without a message id.")
         return str(result.id)
 
+    def is_block(self, code: t.Any, description: str | None, parameter: str | None = None) -> bool:
+        """Whether an error (or a delivery report's reason and code) says the recipient refuses us.
+
+        True for a code in ``ITMS_MESSAGEBIRD_BLOCKED_CODES``, or for wording such as
+        "opted out", "unsubscribed" or "blocked" said of the recipient: never for an
+        error about our account or originator.
+        """
+        if code is not None and str(code) in self.blocked_codes:
+            return True
+        text = description or ""
+        about_recipient = (parameter or "").startswith("recipient") or bool(_ABOUT_RECIPIENT.search(text))
+        return about_recipient and bool(_BLOCKED_WORDS.search(text))
+
     def _refusal(self, error: ErrorException) -> SendError:
         """Turn MessageBird's ``errors`` list into one ``SendError``."""
         errors = list(getattr(error, "errors", None) or [])
         codes = [str(getattr(item, "code", "")) for item in errors]
         description = "; ".join(_describe(item) for item in errors) or str(error)
         blocked = any(
-            code in self.blocked_codes or _says_blocked(item) for code, item in zip(codes, errors, strict=True)
+            self.is_block(
+                getattr(item, "code", None), getattr(item, "description", None), getattr(item, "parameter", None)
+            )
+            for item in errors
         )
         retryable = not blocked and bool(codes) and all(code in RETRYABLE_CODES for code in codes)
         return SendError(
@@ -239,14 +255,6 @@ def _describe(item: t.Any) -> str:
     parameter = getattr(item, "parameter", None)
     where = f" {parameter}" if parameter else ""
     return f"(#{code}{where}) {getattr(item, 'description', '') or ''}".strip()
-
-
-def _says_blocked(item: t.Any) -> bool:
-    """Whether one error says the recipient opted out or is blocked, not our account or originator."""
-    description = str(getattr(item, "description", "") or "")
-    parameter = str(getattr(item, "parameter", "") or "")
-    about_recipient = parameter.startswith("recipient") or bool(_ABOUT_RECIPIENT.search(description))
-    return about_recipient and bool(_BLOCKED_WORDS.search(description))
 
 
 def _http_failure(error: requests.HTTPError) -> SendError:
