@@ -326,13 +326,25 @@ def opt_out(
         session=session,
     )
     if confirm:
-        _confirm_opt_out(state, consent, keyword, actor)
+        _confirm_opt_out(state, consent, message, actor)
     signals.opted_out.send(app_object(), phone=phone, consent=consent, method=method, actor=actor, message=message)
     return consent
 
 
-def _confirm_opt_out(state: State, consent: t.Any, keyword: str | None, actor: str | None) -> None:
-    if keyword is not None and keyword.casefold() in state.settings.provider_confirms_keywords:
+def _provider_confirms(state: State, message: t.Any) -> bool:
+    """Whether the provider answers this text itself: the whole text is one of its keywords.
+
+    Providers match the bare keyword, ignoring case and surrounding spaces, not what our
+    classifier also reads as an opt-out ("Stop.", "STOP STOP", an emoji). Those still get
+    our confirmation, and the audit trail never claims a confirmation nobody sent.
+    """
+    if message is None or not state.settings.provider_confirms_keywords:
+        return False
+    return " ".join(str(message.body).split()).casefold() in state.settings.provider_confirms_keywords
+
+
+def _confirm_opt_out(state: State, consent: t.Any, message: t.Any, actor: str | None) -> None:
+    if _provider_confirms(state, message):
         # The provider answers this keyword itself; a second confirmation would be spam.
         body = "(confirmation sent by the provider)"
         outbox.queue(

@@ -11,7 +11,7 @@ from flask import Flask
 from messagebird_stub import StubMessageBird
 from sqlalchemy.orm import Session
 
-from flask_itms import ITMS, ConsentStatus, outbox, signals
+from flask_itms import ITMS, outbox, signals
 
 PHONE = "+12015550123"
 OUR_NUMBER = "+18005550199"
@@ -196,7 +196,3 @@ def test_a_stopping_worker_gives_its_batch_back(make_app: t.Callable[..., Flask]
         # The next worker sends them at once: nothing waits for a lease.
         run_worker(app)
         assert [text.message_id for text in state.provider.sent] == ids
-
-
-def test_status_is_a_string_enum(app: Flask, itms: ITMS) -> None:
-    assert itms.status(PHONE) is ConsentStatus.NONE

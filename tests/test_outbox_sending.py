@@ -106,7 +106,7 @@ def confirmations(itms: ITMS) -> list[t.Any]:
     return [m for m in itms.messages(PHONE) if m.template == "ACE_SYSTEM_MSG_OPTED_OUT"]
 
 
-@pytest.mark.parametrize("text", ["STOP", " Stop. ", "unsubscribe", "QUIT"])
+@pytest.mark.parametrize("text", ["STOP", " Stop ", "unsubscribe", "QUIT", "stopall"])
 def test_no_second_confirmation_for_the_providers_keywords(bird_app: Flask, text: str) -> None:
     state = bird_app.extensions["itms"]
     itms, db = state.itms, state.db
@@ -123,7 +123,7 @@ def test_no_second_confirmation_for_the_providers_keywords(bird_app: Flask, text
     assert record.sent_at is not None
 
 
-@pytest.mark.parametrize("text", ["⛔️", "revoke", "opt out", "parar"])
+@pytest.mark.parametrize("text", ["⛔️", "revoke", "opt out", "parar", "Stop.", "STOP STOP", "stop all"])
 def test_itms_confirms_what_the_provider_does_not(bird_app: Flask, text: str) -> None:
     state = bird_app.extensions["itms"]
     itms, db = state.itms, state.db
