@@ -130,9 +130,13 @@ def export_command(
     else:
         # Write beside the target and rename, so a half-written export never looks complete.
         partial = output.with_name(f".{output.name}.partial")
-        with partial.open("w", encoding="utf-8", newline="") as stream:
-            count = write(rows, stream)
-        partial.replace(output)
+        try:
+            with partial.open("w", encoding="utf-8", newline="") as stream:
+                count = write(rows, stream)
+            partial.replace(output)
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            raise click.ClickException(f"Could not write {output}: {error.strerror or error}.") from None
     click.echo(f"Exported {count} consent event(s){f' to {output}' if output else ''}.", err=True)
 
 

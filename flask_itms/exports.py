@@ -16,7 +16,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from .models import mask_auth_code
+from .models import AUTH_CODE_TEMPLATE, mask_auth_code
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -69,7 +69,7 @@ def consent_events(
     if wanted:
         query = query.where(Event.phone.in_(wanted))
     for event, body, template in state.session.execute(query.execution_options(yield_per=_BATCH)):
-        text = None if body is None else (mask_auth_code(body) if template == "ACE_SYSTEM_MSG_AUTH_CODE" else body)
+        text = None if body is None else (mask_auth_code(body) if template == AUTH_CODE_TEMPLATE else body)
         yield {
             "id": event.id,
             "created_at": event.created_at.isoformat(),

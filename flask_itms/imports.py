@@ -84,7 +84,8 @@ def import_opt_out(state: State, row: Row, *, source_name: str, actor: str | Non
 
     Adds to the session; the caller commits.
     """
-    assert row.phone is not None
+    if row.phone is None:
+        raise ValueError(f"line {row.line} was rejected ({row.problem}); there is nothing to import.")
     consent = consent_service.lock(state, row.phone)
     if consent.status == consent_service.OPTED_OUT:
         return False

@@ -157,6 +157,12 @@ def test_export_json_to_a_file(app: Flask, itms: ITMS, db: t.Any, clock: Clock, 
     assert not list(tmp_path.glob(".*partial"))
 
 
+def test_export_to_a_missing_folder_fails_cleanly(app: Flask, tmp_path: Path) -> None:
+    result = invoke(app, "export", "-o", str(tmp_path / "no-such-folder" / "out.csv"))
+    assert result.exit_code == 1
+    assert "Could not write" in result.output
+
+
 def test_export_of_nothing_is_valid(app: Flask, tmp_path: Path) -> None:
     target = tmp_path / "none.json"
     assert invoke(app, "export", "--format", "json", "-o", str(target)).exit_code == 0
