@@ -75,20 +75,40 @@ def statuses(app: Flask) -> dict[str, int]:
     Message = state.models.Message
     with state.db.engine.connect() as connection:
         rows = connection.execute(sa.select(Message.status, sa.func.count()).group_by(Message.status))
-        return {str(status): int(count) for status, count in rows.tuples()}
+        return {str(status): int(count) for status, count in rows}
 
 
-def worker(stub: StubMessageBird, *args: str) -> subprocess.Popen[str]:
-    assert POSTGRES_URL is not None
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)]),
-        "ITMS_WORKER_TEST_DATABASE_URL": POSTGRES_URL,
-        "ITMS_WORKER_TEST_ENDPOINT": stub.url,
-        "ITMS_WORKER_TEST_LEASE": str(LEASE),
-    }
-    command = [sys.executable, "-m", "flask", "--app", "worker_app:create_app", "itms", "worker", *args]
-    return subprocess.Popen(command, cwd=TESTS, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+Spawn = t.Callable[..., "subprocess.Popen[str]"]
+
+
+@pytest.fixture
+def worker() -> t.Iterator[Spawn]:
+    """Start ``flask itms worker`` processes; any still running when the test ends is killed,
+    so a failed test never leaves a worker polling the next test's database."""
+    started: list[subprocess.Popen[str]] = []
+
+    def spawn(stub: StubMessageBird, *args: str) -> subprocess.Popen[str]:
+        assert POSTGRES_URL is not None
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)]),
+            "ITMS_WORKER_TEST_DATABASE_URL": POSTGRES_URL,
+            "ITMS_WORKER_TEST_ENDPOINT": stub.url,
+            "ITMS_WORKER_TEST_LEASE": str(LEASE),
+        }
+        command = [sys.executable, "-m", "flask", "--app", "worker_app:create_app", "itms", "worker", *args]
+        process = subprocess.Popen(
+            command, cwd=TESTS, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        started.append(process)
+        return process
+
+    yield spawn
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+            process.kill()
+        process.communicate(timeout=10)
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 60) -> str:
@@ -108,7 +128,7 @@ def processed(log: str) -> int:
     return int(log.rsplit("processed ", 1)[1].split()[0])
 
 
-def test_four_workers_hand_each_text_over_exactly_once(app: Flask) -> None:
+def test_four_workers_hand_each_text_over_exactly_once(app: Flask, worker: Spawn) -> None:
     ids = queue(app, 1000)
     with StubMessageBird() as stub:
         workers = [worker(stub, "--once", "--batch", "25") for _ in range(4)]
@@ -125,7 +145,7 @@ def test_four_workers_hand_each_text_over_exactly_once(app: Flask) -> None:
     assert len(set(provider_ids)) == 1000
 
 
-def test_a_worker_killed_mid_batch_loses_nothing(app: Flask) -> None:
+def test_a_worker_killed_mid_batch_loses_nothing(app: Flask, worker: Spawn) -> None:
     ids = queue(app, 200)
     with StubMessageBird(delay=0.02) as stub:
         doomed = worker(stub, "--batch", "100", "--interval", "0.2")
@@ -148,7 +168,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(app: Flask) -> None:
     assert sum(count - 1 for count in handed.values()) <= 1
 
 
-def test_a_worker_frozen_past_its_lease_does_not_send_again(app: Flask) -> None:
+def test_a_worker_frozen_past_its_lease_does_not_send_again(app: Flask, worker: Spawn) -> None:
     ids = queue(app, 60)
     with StubMessageBird(delay=0.05) as stub:
         frozen = worker(stub, "--once", "--batch", "60")
