@@ -14,6 +14,7 @@ from .models import ConsentStatus, Models, define_models, utcnow
 from .phones import to_e164, try_e164
 from .providers import Provider, load_provider
 from .settings import DEFAULTS, Settings
+from .sqlite import tune_sqlite
 from .state import State, current_state
 
 if t.TYPE_CHECKING:
@@ -92,6 +93,7 @@ class ITMS:
             clock=app.config.get("ITMS_CLOCK") or utcnow,
         )
         app.extensions["itms"] = state
+        tune_sqlite(app, self.db, settings)
         from .blueprint import register
 
         register(app, self, state)
@@ -108,7 +110,11 @@ class ITMS:
             # The change is committed; the texts stay queued for `flask itms worker`.
             logger.exception("Inline sending failed; %d text(s) stay queued for the worker.", len(pending))
 
-    def _after_rollback(self, session: Session) -> None:
+    def _after_rollback(self, session: Session, previous_transaction: t.Any) -> None:
+        # SQLAlchemy passes the transaction that ended; a savepoint's rollback keeps the
+        # outer transaction's texts, which still commit with it.
+        if getattr(previous_transaction, "nested", False):
+            return
         session.info.pop(outbox.PENDING_KEY, None)
 
     # -- host callbacks ----------------------------------------------------------------
