@@ -216,15 +216,34 @@ def _hand_off(state: State, session: Session, message: t.Any) -> None:
         logger.exception("Provider %s raised while sending message %s", state.provider.name, message.id)
         _record_failure(state, session, message, SendError(f"{type(error).__name__}: {error}"))
     else:
-        with session.begin():
-            session.add(message)
-            message.status = "sent"
-            message.provider_message_id = provider_id
-            message.sent_at = state.now()
-            message.claimed_until = None
-            message.error = message.error_code = None
-            _forget_auth_code(message)
+        _record_success(state, session, message, provider_id)
         signals.message_sent.send(app_object(), message=message)
+
+
+def _record_success(state: State, session: Session, message: t.Any, provider_id: str) -> None:
+    """Mark a text sent, unless a delivery report already moved it further on.
+
+    Fast carriers can report "delivered" before this commit; a conditional status keeps
+    the report's answer instead of writing "sent" over it.
+    """
+    Message = state.models.Message
+    body = mask_auth_code(message.body) if message.template == messages.AUTH_CODE else message.body
+    with session.begin():
+        session.execute(
+            sa.update(Message)
+            .where(Message.id == message.id)
+            .values(
+                status=sa.case((Message.status == "sending", "sent"), else_=Message.status),
+                provider_message_id=sa.func.coalesce(Message.provider_message_id, provider_id),
+                sent_at=state.now(),
+                claimed_until=None,
+                error=None,
+                error_code=None,
+                body=body,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(message)
 
 
 def _mms_url(state: State, session: Session, identifier: str | None) -> str | None:
