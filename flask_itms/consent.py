@@ -360,8 +360,8 @@ def _confirm_opt_out(state: State, consent: t.Any, message: t.Any, actor: str | 
     _queue_system(state, consent, messages.OPTED_OUT, actor=actor)
 
 
-def provider_blocked(state: State, phone: str, message: t.Any, *, session: Session) -> None:
-    """The carrier refused a text because the number opted out or is blocked there."""
+def provider_blocked(state: State, phone: str, reason: str | None, *, session: Session | None = None) -> None:
+    """The carrier refused a text, or reported it undeliverable, because the number opted out or is blocked."""
     consent = lock(state, phone, session=session)
     if consent.status == OPTED_OUT:
         return
@@ -373,7 +373,7 @@ def provider_blocked(state: State, phone: str, message: t.Any, *, session: Sessi
         action="provider_blocked",
         method="provider",
         source="provider",
-        reason=message.error,
+        reason=reason,
         session=session,
     )
     signals.opted_out.send(app_object(), phone=phone, consent=consent, method="provider", actor=None, message=None)

@@ -270,7 +270,7 @@ def _record_failure(state: State, session: Session, message: t.Any, error: SendE
             message.status = "queued"
             message.send_after = now + _backoff(state.settings.send_retry_delay, message.attempts)
         if error.blocked:
-            consent_service.provider_blocked(state, message.phone, message, session=session)
+            consent_service.provider_blocked(state, message.phone, message.error, session=session)
     if final:
         logger.warning("Message %s to %s failed: %s", message.id, message.phone, error.description)
         signals.message_failed.send(app_object(), message=message, error=error)

@@ -341,3 +341,41 @@ def test_lease_must_outlast_timeouts_even_as_timedelta(make_app: t.Callable[...,
 def test_what_counts_as_a_block(code: t.Any, description: str, parameter: str | None, blocked: bool) -> None:
     provider = MessageBirdProvider(access_key="live_x", originator=ORIGINATOR, blocked_codes=[77])
     assert provider.is_block(code, description, parameter) is blocked
+
+
+@pytest.mark.parametrize(("reason", "final"), [("Recipient+opted+out", "opted_out"), ("Unknown+subscriber", "pending")])
+def test_only_a_blocked_delivery_report_opts_the_number_out(
+    make_app: t.Callable[..., Flask], stub: StubMessageBird, reason: str, final: str
+) -> None:
+    from messagebird_signer import MessageBirdSigner
+
+    key = "k" * 64
+    signer = MessageBirdSigner(key)
+    app = make_app(**messagebird_config(stub, ITMS_MESSAGEBIRD_SIGNING_KEY=key))
+    with app.app_context():
+        itms = app.extensions["itms"].itms
+        itms.request_opt_in(PHONE)
+        app.extensions["itms"].session.commit()
+        (request,) = itms.messages(PHONE)
+        message_id, provider_id = request.id, request.provider_message_id
+    assert provider_id
+
+    def status_report(reason: str) -> int:
+        query = (
+            f"id={provider_id}&reference={message_id}&recipient=%2B12015550123&status=delivery_failed"
+            f"&statusDatetime=2026-06-02T16%3A00%3A05%2B00%3A00&statusReason={reason}"
+        )
+        url = f"http://localhost/itms/messagebird/status?{query}"
+        return app.test_client().get(f"/itms/messagebird/status?{query}", headers=signer.headers(url)).status_code
+
+    assert status_report(reason) == 200
+    with app.app_context():
+        itms = app.extensions["itms"].itms
+        assert itms.status(PHONE) == final
+        blocks = [event for event in itms.events(PHONE) if event.to_status == "opted_out"]
+        if final == "opted_out":
+            (event,) = blocks
+            assert (event.source, event.method) == ("provider", "provider")
+            assert "opted out" in (event.reason or "")
+        else:
+            assert blocks == []
