@@ -140,7 +140,7 @@ def _declare(db: SQLAlchemy) -> Models:
         phone: Mapped[str] = mapped_column(sa.String(16))
         from_status: Mapped[str] = mapped_column(sa.String(16))
         to_status: Mapped[str] = mapped_column(sa.String(16))
-        action: Mapped[str] = mapped_column(sa.String(24))
+        action: Mapped[str] = mapped_column(sa.String(32))
         method: Mapped[str | None] = mapped_column(sa.String(16))
         source: Mapped[str] = mapped_column(sa.String(16))
         actor: Mapped[str | None] = mapped_column(sa.String(128))
