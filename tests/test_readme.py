@@ -20,7 +20,14 @@ def run_as_script(blocks: list[str], folder: Path) -> subprocess.CompletedProces
     """Run the blocks in a fresh interpreter in ``folder``, so relative paths (crm.db) land there."""
     script = folder / "readme_snippets.py"
     script.write_text("\n\n".join(blocks), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "error"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONWARNINGS": "error",
+        # The Production sending snippet reads its keys from the environment.
+        "MESSAGEBIRD_ACCESS_KEY": "test_readme-access-key",
+        "MESSAGEBIRD_SIGNING_KEY": "readme-signing-key-at-least-32-bytes",
+    }
     return subprocess.run(
         [sys.executable, str(script)], cwd=folder, env=env, capture_output=True, text=True, timeout=120
     )
@@ -40,3 +47,9 @@ def test_a_broken_snippet_fails(tmp_path: Path) -> None:
     result = run_as_script(blocks, tmp_path)
     assert result.returncode != 0
     assert "x is 1" in result.stderr
+
+
+def test_the_readme_images_exist() -> None:
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (ROOT / "README.md").read_text(encoding="utf-8"))
+    assert "docs/screenshots/queue.png" in images
+    assert [image for image in images if not (ROOT / image).is_file()] == []
