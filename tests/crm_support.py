@@ -6,7 +6,6 @@ import re
 import threading
 import typing as t
 
-import pytest
 from conftest import reset_database
 from flask import Flask
 from werkzeug.serving import make_server
@@ -70,14 +69,3 @@ def csrf_token(html: str) -> str:
     match = _CSRF.search(html)
     assert match is not None, "the page has no form with a CSRF token"
     return match.group(1)
-
-
-def expect_link_bug_on_postgresql(database_url: str, request: pytest.FixtureRequest) -> None:
-    """Core bug: link_number's audit action is longer than its column, which PostgreSQL refuses."""
-    if database_url.startswith("postgresql"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason='core bug: action "supervisor_opt_in_request" is longer than itms_consent_event.action (24)',
-            )
-        )

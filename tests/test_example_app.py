@@ -6,7 +6,7 @@ import typing as t
 
 import pytest
 import sqlalchemy as sa
-from crm_support import build_crm, dispose, expect_link_bug_on_postgresql
+from crm_support import build_crm, dispose
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_login import login_user
@@ -133,10 +133,7 @@ def test_account_search_matches_name_number_and_phone(crm: Flask) -> None:
         assert "Jordan Lee" in label and "Summit Auto Finance" in label
 
 
-def test_a_supervisor_link_files_the_number_on_the_account(
-    crm: Flask, database_url: str, request: pytest.FixtureRequest
-) -> None:
-    expect_link_bug_on_postgresql(database_url, request)
+def test_a_supervisor_link_files_the_number_on_the_account(crm: Flask) -> None:
     with crm.app_context():
         itms.link_number(UNKNOWN_NUMBER, "ACCT-1004", actor="user:sam")
         db.session.commit()
@@ -145,9 +142,8 @@ def test_a_supervisor_link_files_the_number_on_the_account(
         assert itms.status(UNKNOWN_NUMBER) == "pending"
 
 
-def test_a_failed_link_files_nothing(crm: Flask, database_url: str, request: pytest.FixtureRequest) -> None:
+def test_a_failed_link_files_nothing(crm: Flask) -> None:
     """The receiver's row rides in the link's transaction: a rollback takes it away too."""
-    expect_link_bug_on_postgresql(database_url, request)
     with crm.app_context():
         itms.link_number(UNKNOWN_NUMBER, "ACCT-1004", actor="user:sam")
         db.session.rollback()

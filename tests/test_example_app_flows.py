@@ -9,7 +9,7 @@ import typing as t
 
 import pytest
 import requests
-from crm_support import LiveServer, build_crm, csrf_token, dispose, expect_link_bug_on_postgresql
+from crm_support import LiveServer, build_crm, csrf_token, dispose
 from flask import Flask
 
 from example_app.extensions import db, itms
@@ -86,10 +86,7 @@ def test_quick_opt_in_needs_only_yes(live: LiveServer) -> None:
     assert [text.split(".")[0] for text in received] == [OPT_IN_REQUEST.split(".")[0], OPTED_IN.split(".")[0]]
 
 
-def test_supervisor_links_a_number_that_texted_in(
-    live: LiveServer, database_url: str, request: pytest.FixtureRequest
-) -> None:
-    expect_link_bug_on_postgresql(database_url, request)
+def test_supervisor_links_a_number_that_texted_in(live: LiveServer) -> None:
     phone = SimulatedPhone(live, UNKNOWN_NUMBER)
     phone.reply("Hi, this is Jordan Lee about my bill")
     with live.app.app_context():
