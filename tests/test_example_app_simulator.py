@@ -55,6 +55,24 @@ def test_unreachable_in_production_config(database_url: str) -> None:
         dispose(app)
 
 
+def test_unreachable_with_a_real_carrier_even_in_debug_and_demo_mode(database_url: str) -> None:
+    app = build_crm(
+        database_url,
+        DEBUG=True,
+        ITMS_PROVIDER="messagebird",
+        ITMS_MESSAGEBIRD_ACCESS_KEY="live_example-access-key",
+        ITMS_ORIGINATOR="+18005550100",
+    )
+    try:
+        assert app.debug and app.config["CRM_DEMO"]
+        assert "simulator" not in app.blueprints
+        client = app.test_client()
+        for page in SIMULATOR_PAGES:
+            assert client.get(page).status_code == 404
+    finally:
+        dispose(app)
+
+
 def test_reachable_in_debug_and_demo_mode(crm: Flask) -> None:
     client = crm.test_client()
     for page in SIMULATOR_PAGES:
