@@ -132,7 +132,7 @@ def index() -> ResponseReturnValue:
     on_accounts = set(db.session.scalars(sa.select(Phone.number)))
     texted_in = {message.phone for message in itms.unlinked()}  # numbers no account holds yet
     numbers = sorted(on_accounts | texted_in)
-    return render_template("simulator/index.html", numbers=numbers, form=OpenPhoneForm(), pretty=pretty_phone)
+    return render_template("simulator/index.html", numbers=numbers, form=OpenPhoneForm())
 
 
 @bp.post("/")
