@@ -138,8 +138,9 @@ def record(
         reason=reason,
         created_at=now,
     )
-    if to != consent.status:
-        consent.status = to
+    consent.status = to
+    if method is not None:
+        # A re-request from pending switches the flow (agent <-> quick): YES must follow it.
         consent.method = method
     consent.updated_at = now
     consent.updated_by = actor
@@ -170,6 +171,12 @@ def _refuse_outbound_start(consent: t.Any, action: str) -> None:
         )
     if consent.status == OPTED_IN:
         raise InvalidTransition(f"{consent.phone} is already opted in; there is nothing to {action}.")
+    if consent.on_hold:
+        # The held reply may be a revocation: only opt_out or clear_hold may end the hold.
+        raise InvalidTransition(
+            f"{consent.phone} is on hold until an agent reviews its last reply: opt it out, or clear"
+            f" the hold if it was not a revocation, before any {action}."
+        )
 
 
 # -- agent, supervisor and host actions ----------------------------------------------------
@@ -195,7 +202,6 @@ def start_opt_in(
     if account is not None:
         consent.account = account
     _clear_flow(consent)
-    consent.on_hold = False
     consent.request_expires_at = state.now() + state.settings.opt_in_request_ttl
     record(state, consent, PENDING, action=f"{method}_opt_in_request", method=method, source=source, actor=actor)
     _queue_system(state, consent, messages.OPT_IN, actor=actor)
@@ -270,7 +276,6 @@ def auto_opt_in(state: State, phone: str, *, account: str, actor: str | None) ->
     _refuse_outbound_start(consent, "auto opt-in")
     consent.account = account
     _clear_flow(consent)
-    consent.on_hold = False
     record(state, consent, OPTED_IN, action="auto_opt_in", method="auto", source="system", actor=actor)
     _queue_system(state, consent, messages.OPTED_IN, actor=actor)
     signals.opted_in.send(app_object(), phone=phone, consent=consent, method="auto", actor=actor)
