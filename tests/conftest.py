@@ -72,6 +72,11 @@ def reset_database(url: str) -> None:
     engine.dispose()
 
 
+def _no_fsync(connection: t.Any, record: t.Any) -> None:
+    """A test database need not survive a power cut: skipping fsync makes SQLite commits ~100x faster."""
+    connection.execute("PRAGMA synchronous = OFF")
+
+
 @pytest.fixture
 def make_app(database_url: str, clock: Clock) -> t.Iterator[t.Callable[..., Flask]]:
     """Build an app with flask-itms on a fresh database; keyword arguments are config."""
@@ -92,6 +97,9 @@ def make_app(database_url: str, clock: Clock) -> t.Iterator[t.Callable[..., Flas
         itms = ITMS(db=db)
         db.init_app(app)
         itms.init_app(app)
+        if database_url.startswith("sqlite"):
+            with app.app_context():
+                sa.event.listen(db.engine, "connect", _no_fsync)
         if create_tables:
             with app.app_context():
                 db.create_all()
