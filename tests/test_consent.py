@@ -650,9 +650,7 @@ def test_opt_out_twice_is_refused_and_sends_one_confirmation(itms: ITMS, db: SQL
 
 
 @pytest.mark.parametrize("start", ["none", "pending", "pending_quick", "opted_in", "opted_out"])
-def test_enter_auth_code_outside_awaiting_code_is_refused(
-    itms: ITMS, db: SQLAlchemy, sent: t.Any, start: str
-) -> None:
+def test_enter_auth_code_outside_awaiting_code_is_refused(itms: ITMS, db: SQLAlchemy, sent: t.Any, start: str) -> None:
     reach(itms, db, start)
     watch = Watch(itms, sent)
     with pytest.raises(InvalidTransition):
@@ -1238,9 +1236,7 @@ def test_events_are_appended_never_rewritten(itms: ITMS, db: SQLAlchemy, sent: t
 # -- textable: the campaign gate -----------------------------------------------------------
 
 
-def test_textable_of_100000_numbers_runs_a_constant_number_of_queries(
-    itms: ITMS, db: SQLAlchemy, sent: t.Any
-) -> None:
+def test_textable_of_100000_numbers_runs_a_constant_number_of_queries(itms: ITMS, db: SQLAlchemy, sent: t.Any) -> None:
     opted_in = [f"+1212300{i:04d}" for i in range(6)]
     for phone in opted_in:
         reach(itms, db, "opted_in", phone)
@@ -1436,9 +1432,7 @@ def test_random_conversations_follow_the_state_table(model_app: Flask, clock: t.
             assert itms.status(phone) == model.status, (action, actions)
             assert itms.can_text(phone) is model.can_text
             assert (phone in itms.textable([phone])) is model.can_text
-            events = [
-                (e.id, e.from_status, e.to_status, e.method, e.source, e.created_at) for e in itms.events(phone)
-            ]
+            events = [(e.id, e.from_status, e.to_status, e.method, e.source, e.created_at) for e in itms.events(phone)]
             assert events[: len(history)] == history
             assert len(events) == len(history) + new_events, (action, actions)
             history = events

@@ -59,7 +59,9 @@ ZWSP, VS15, VS16 = "\u200b", "\ufe0e", "\ufe0f"
 
 def full_width(text: str) -> str:
     """ＳＴＯＰ: the full-width forms of ASCII letters and punctuation."""
-    return "".join(chr(ord(char) + 0xFEE0) if "!" <= char <= "~" else "\u3000" if char == " " else char for char in text)
+    return "".join(
+        chr(ord(char) + 0xFEE0) if "!" <= char <= "~" else "\u3000" if char == " " else char for char in text
+    )
 
 
 def variants(keyword: str) -> list[str]:
