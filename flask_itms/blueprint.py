@@ -14,6 +14,7 @@ if t.TYPE_CHECKING:
 def register(app: Flask, itms: ITMS, state: State) -> None:
     """Mount the package's blueprint under ``ITMS_URL_PREFIX`` and add the ``flask itms`` commands."""
     from .cli import itms_cli
+    from .webhooks import register_webhooks
 
     blueprint = Blueprint(
         "itms",
@@ -23,4 +24,5 @@ def register(app: Flask, itms: ITMS, state: State) -> None:
         static_url_path="/static",
     )
     app.register_blueprint(blueprint, url_prefix=state.settings.url_prefix)
+    register_webhooks(app, state.settings.url_prefix)
     app.cli.add_command(itms_cli)

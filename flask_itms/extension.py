@@ -14,6 +14,7 @@ from .models import ConsentStatus, Models, define_models, utcnow
 from .phones import to_e164, try_e164
 from .providers import Provider, load_provider
 from .settings import DEFAULTS, Settings
+from .sqlite import tune_sqlite
 from .state import State, current_state
 
 if t.TYPE_CHECKING:
@@ -92,6 +93,7 @@ class ITMS:
             clock=app.config.get("ITMS_CLOCK") or utcnow,
         )
         app.extensions["itms"] = state
+        tune_sqlite(app, self.db, settings)
         from .blueprint import register
 
         register(app, self, state)

@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 
-class Intent(str, enum.Enum):
+class Intent(enum.StrEnum):
     """What an inbound text asks for; a ``str`` so it can be stored and compared as text."""
 
     OPT_OUT = "opt_out"
@@ -47,14 +47,14 @@ class Intent(str, enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class Classification:
-    """An intent and the normalised keyword that caused it, kept as consent evidence."""
+    """An intent and the normalised keyword, emoticon or phrase behind it (consent evidence)."""
 
     intent: Intent
     keyword: str | None
 
 
 #: The source document's 18 keywords, the uncensored profanities, "stop all" and
-#: common Spanish stop words. "no mas" is "no más" as typed without the accent.
+#: Spanish stop words. "no mas" is "no más" as phones often send it, without the accent.
 DEFAULT_OPT_OUT_KEYWORDS: tuple[str, ...] = (
     "stop",
     "unsubscribe",
@@ -86,27 +86,27 @@ DEFAULT_OPT_OUT_KEYWORDS: tuple[str, ...] = (
 )
 
 #: The source document's seven emoticons, as base code points. Variation selectors and
-#: skin tones are stripped before matching, so "⛔️" and "🖕🏽" match too.
+#: skin tones are dropped before matching, so "⛔️" and "🖕🏽" count too.
 OPT_OUT_EMOTICONS: tuple[str, ...] = (
     "\N{OCTAGONAL SIGN}",  # 🛑 stop sign
-    "\N{NO ENTRY SIGN}",  # 🚫
-    "\N{CROSS MARK}",  # ❌
-    "\N{NO ENTRY}",  # ⛔
+    "\N{NO ENTRY SIGN}",  # 🚫 no entry sign
+    "\N{CROSS MARK}",  # ❌ cross mark
+    "\N{NO ENTRY}",  # ⛔ no entry
     "\N{BELL WITH CANCELLATION STROKE}",  # 🔕 bell with slash
-    "\N{MOBILE PHONE OFF}",  # 📴
+    "\N{MOBILE PHONE OFF}",  # 📴 mobile phone off
     "\N{REVERSED HAND WITH MIDDLE FINGER EXTENDED}",  # 🖕 middle finger
 )
 
 DEFAULT_OPT_IN_KEYWORDS: tuple[str, ...] = ("start", "unstop", "resume")
 DEFAULT_HELP_KEYWORDS: tuple[str, ...] = ("help", "info")
 
-#: Only "yes": it completes an opt-in, so it stays as strict as the request that asks
-#: for it ("Reply YES"). "y", "yeah" or "yes please" are ordinary messages.
+#: Only "yes". It completes an opt-in, so it is as strict as the request that asks for
+#: it ("Reply YES"); "y", "yeah" or "yes please" stay ordinary messages for an agent.
 YES_KEYWORDS: tuple[str, ...] = ("yes",)
 
-#: Wording that a reasonable person reads as revocation (FCC 24-24) although it holds
-#: no keyword, or holds one that alone would be ambiguous. Found anywhere in a text,
-#: it puts the consent on hold for review; it never opts out on its own.
+#: Wording that a reasonable person reads as revocation (FCC 24-24) though it holds no
+#: keyword, or only one that alone would be ambiguous. Anywhere in a text it puts the
+#: consent on hold for review; it never opts out on its own.
 REVOCATION_PHRASES: tuple[str, ...] = (
     "stop texting me",
     "stop texting",
@@ -140,47 +140,73 @@ REVOCATION_PHRASES: tuple[str, ...] = (
     "delete my number",
 )
 
-# Zero-width and other format characters, variation selectors, skin tones and emoji
-# tag characters: invisible, but enough to defeat an exact match.
+# Zero-width and other format characters, variation selectors, skin tones and emoji tag
+# characters: invisible to a reader, but enough to defeat an exact match.
 _INVISIBLE: dict[int, str | None] = dict.fromkeys(
     (
-        173,
-        6158,
-        *range(8203, 8208),
-        *range(8234, 8239),
-        *range(8288, 8293),
-        *range(8294, 8298),
-        65279,
-        *range(65024, 65040),
-        *range(127995, 128000),
-        *range(917536, 917632),
+        0x00AD,
+        0x180E,
+        *range(0x200B, 0x2010),
+        *range(0x202A, 0x202F),
+        *range(0x2060, 0x2065),
+        *range(0x2066, 0x206A),
+        0xFEFF,
+        *range(0xFE00, 0xFE10),
+        *range(0x1F3FB, 0x1F400),
+        *range(0xE0020, 0xE0080),
     )
 )
-# Phones type curly apostrophes; NFKC leaves them, so fold them for "don't text me".
+# Phones type curly apostrophes, which NFKC keeps: fold them for "don't text me".
 _INVISIBLE.update({0x2018: "'", 0x2019: "'", 0x201B: "'", 0x02BC: "'"})
 
-_ASCII_EDGE = string.whitespace + string.punctuation
-# What may surround a keyword or sit between repeated ones without changing its sense.
-_EDGE = (
-    _ASCII_EDGE + "\u00a0\u3000¡¿«»‘’‚‛“”„‟‹›‐‑‒–—―…·•′″‼⁇⁈⁉" + "。、，．！？：；（）［］｛｝「」『』【】〈〉《》〔〕"
+# What may surround a keyword, or sit between repeated ones, without changing its sense:
+# every ASCII character but letters and digits, and typographic punctuation.
+_ASCII_SEPARATORS = "".join(chr(code) for code in range(128) if not chr(code).isalnum())
+_SEPARATORS = (
+    _ASCII_SEPARATORS
+    + "\u00a0\u3000¡¿«»‘’‚‛“”„‟‹›‐‑‒–—―…·•′″‼⁇⁈⁉"
+    + "。、，．！？：；（）［］｛｝「」『』【】〈〉《》〔〕"
+)
+# Lowercases ASCII and turns separators into spaces, so that bytes.split() yields words.
+_ASCII_WORDS = bytes.maketrans(
+    (string.ascii_uppercase + _ASCII_SEPARATORS).encode(),
+    string.ascii_lowercase.encode() + b" " * len(_ASCII_SEPARATORS),
 )
 
 
 def normalize(text: str) -> str:
     """Reduce a text to the one form keywords are compared in.
 
-    NFKC and casefold make "ＳＴＯＰ" and "Stop" equal; invisible characters are dropped
-    because they change nothing a reader sees; edge punctuation and repeated spaces go
-    so that " Stop. " is "stop".
+    NFKC and casefold make "ＳＴＯＰ" and "Stop" equal; invisible characters go because a
+    reader does not see them; edge punctuation and extra spaces go so that " Stop. " is
+    "stop".
     """
     if text.isascii():
-        # NFKC and the invisible characters are no-ops on ASCII: skip them.
-        key = text.lower().strip(_ASCII_EDGE)
-        if "  " in key or not key.isprintable():
-            key = " ".join(key.split())
-        return key
-    key = unicodedata.normalize("NFKC", text.translate(_INVISIBLE)).casefold()
-    return " ".join(key.split()).strip(_EDGE)
+        # NFKC, casefold and the invisible characters change nothing in ASCII.
+        return " ".join(text.lower().split()).strip(_ASCII_SEPARATORS)
+    folded = unicodedata.normalize("NFKC", text.translate(_INVISIBLE)).casefold()
+    return " ".join(folded.split()).strip(_SEPARATORS)
+
+
+def _normalized(words: Iterable[str]) -> set[str]:
+    """Normalise a keyword list; a bare string is one keyword, not a list of letters."""
+    if isinstance(words, str):
+        words = (words,)
+    return {normalize(word) for word in words} - {""}
+
+
+# Words too common in ordinary replies to make good anchors (see _ascii_anchor).
+_COMMON_WORDS = frozenset(b"a all and do go i in is it me more my no not of off on or out the to you your".split())
+
+
+def _ascii_anchor(word: str) -> bytes:
+    """Pick the word of a normalised ASCII keyword least likely in an ordinary reply.
+
+    Any text that holds the keyword holds that word, so a text that holds none of the
+    anchors holds no keyword: most texts are answered without normalising or scanning.
+    """
+    words = word.encode().translate(_ASCII_WORDS).split()
+    return min(words, key=lambda anchor: (anchor in _COMMON_WORDS, -len(anchor)))
 
 
 def _is_word(char: str) -> bool:
@@ -192,38 +218,36 @@ def _is_word(char: str) -> bool:
 _Trie: TypeAlias = "dict[str, _Trie]"
 
 
-def _alternation(node: _Trie, last: str) -> str:
-    """Turn a trie node into a regex that prefers the longest word, bounded as a word."""
-    branches = [re.escape(char) + _alternation(child, char) for char, child in sorted(node.items()) if char]
+def _alternation(node: _Trie, previous: str) -> str:
+    """Turn a trie node into a regex that prefers the longest word, bounded as a word.
+
+    Words that start or end with a word character need a word boundary there ("stop" is
+    not in "nonstop" or "stopped"); emoticons need none ("ok🛑"). The leading boundary is
+    a lookbehind placed after the first character, so that each top-level branch starts
+    with a literal and the regex engine can skip straight to the characters that can
+    start a word instead of trying every branch at every position.
+    """
+    branches = [
+        re.escape(char) + (r"(?<!\w.)" if not previous and _is_word(char) else "") + _alternation(child, char)
+        for char, child in sorted(node.items())
+        if char
+    ]
     if "" in node:
-        # End of a word: it must not run into a longer word ("stop" in "stopped").
-        branches.append(r"(?!\w)" if _is_word(last) else "")
+        branches.append(r"(?!\w)" if _is_word(previous) else "")
     if len(branches) == 1:
         return branches[0]
     return "(?:" + "|".join(branches) + ")"
 
 
 def _scan_pattern(words: Iterable[str]) -> re.Pattern[str]:
-    """Compile one regex that finds any of ``words`` as a whole word.
-
-    It is a trie, so the regex engine does not retry every word at every position, and
-    each top-level branch starts with a literal so the engine can skip to the
-    characters that can start a word. The leading word boundary is a lookbehind placed
-    after that first literal, for the same reason.
-    """
+    """Compile one regex that finds any of ``words`` as a whole word, longest first."""
     trie: _Trie = {}
     for word in words:
         node = trie
         for char in word:
             node = node.setdefault(char, {})
         node[""] = {}
-    if not trie:
-        return re.compile(r"(?!)")
-    branches = [
-        re.escape(char) + (r"(?<!\w.)" if _is_word(char) else "") + _alternation(child, char)
-        for char, child in sorted(trie.items())
-    ]
-    return re.compile("|".join(branches), re.DOTALL)
+    return re.compile(_alternation(trie, "") if trie else r"(?!)", re.DOTALL)
 
 
 _OTHER = Classification(Intent.OTHER, None)
@@ -232,8 +256,8 @@ _OTHER = Classification(Intent.OTHER, None)
 class Classifier:
     """Classify inbound texts against configurable keyword lists.
 
-    All lists are normalised and compiled once here, so :meth:`classify` is a dict
-    lookup plus, for texts that are not a keyword, one regex scan.
+    Everything is normalised and compiled once, here: classifying an ordinary ASCII text
+    is a bytes translation and a set check, and a keyword is one dict lookup.
     """
 
     def __init__(
@@ -243,61 +267,61 @@ class Classifier:
         opt_in: Iterable[str] = DEFAULT_OPT_IN_KEYWORDS,
         help: Iterable[str] = DEFAULT_HELP_KEYWORDS,
     ) -> None:
-        opt_out_words = {normalize(word) for word in (*opt_out, *OPT_OUT_EMOTICONS)}
-        opt_out_words.discard("")
+        opt_out_words = _normalized(opt_out) | set(OPT_OUT_EMOTICONS)
         # Lowest priority first, so that a word in two lists keeps the stronger intent:
         # opt-out > opt-in > YES > HELP.
         self._exact: dict[str, Classification] = {}
         for intent, words in (
-            (Intent.HELP, help),
-            (Intent.YES, YES_KEYWORDS),
-            (Intent.OPT_IN, opt_in),
+            (Intent.HELP, _normalized(help)),
+            (Intent.YES, _normalized(YES_KEYWORDS)),
+            (Intent.OPT_IN, _normalized(opt_in)),
             (Intent.OPT_OUT, opt_out_words),
         ):
-            for word in words:
-                key = normalize(word)
-                if key:
-                    self._exact[key] = Classification(intent, key)
-        phrases = {normalize(phrase) for phrase in REVOCATION_PHRASES}
-        self._phrases = frozenset(phrases - opt_out_words - {""})
+            self._exact.update((word, Classification(intent, word)) for word in words)
+        self._phrases = frozenset(_normalized(REVOCATION_PHRASES) - opt_out_words)
         self._scan = _scan_pattern(opt_out_words | self._phrases)
+        anchors = frozenset(_ascii_anchor(word) for word in (*self._exact, *self._phrases) if word.isascii())
+        self._shares_no_anchor = anchors.isdisjoint
+        self._exact_words = {
+            word.encode(): classification
+            for word, classification in self._exact.items()
+            if word.isascii() and word.isalnum()
+        }
 
     def classify(self, text: str) -> Classification:
         """Return the intent of one inbound text; never raises on any ``str``."""
         if text.isascii():
-            # normalize() inlined: this is the path nearly every message takes.
-            key = text.lower().strip(_ASCII_EDGE)
-            if "  " in key or not key.isprintable():
-                key = " ".join(key.split())
-        else:
-            key = normalize(text)
+            words = text.encode().translate(_ASCII_WORDS).split()
+            if self._shares_no_anchor(words):
+                # Most texts: no word of any keyword or phrase, so nothing to normalise or scan.
+                return _OTHER
+            if len(words) == 1:
+                # One ASCII word is a keyword or nothing: no phrase or repeat fits in it.
+                return self._exact_words.get(words[0], _OTHER)
+        key = normalize(text)
         hit = self._exact.get(key)
         if hit is not None:
             return hit
-        if self._scan.search(key) is None:
-            return _OTHER
         return self._classify_mention(key)
 
     def _classify_mention(self, key: str) -> Classification:
-        """Tell a repeated keyword ("stop stop", "🛑🛑") from a keyword in a sentence."""
+        """Tell a repeated keyword ("stop stop", "🛑🛑") from a keyword or phrase in a sentence."""
         first: str | None = None
         phrase: str | None = None
         only_keywords = True
         end = 0
         for match in self._scan.finditer(key):
             word = match.group()
-            if first is None:
-                first = word
+            first = first or word
             if word in self._phrases:
+                phrase = phrase or word
                 only_keywords = False
-                if phrase is None:
-                    phrase = word
-            elif key[end : match.start()].strip(_EDGE):
+            elif key[end : match.start()].strip(_SEPARATORS):
                 only_keywords = False
             end = match.end()
-        if first is None:  # pragma: no cover - search() found a match already
+        if first is None:
             return _OTHER
-        if only_keywords and not key[end:].strip(_EDGE):
+        if only_keywords and not key[end:].strip(_SEPARATORS):
             return Classification(Intent.OPT_OUT, first)
         return Classification(Intent.REVIEW, phrase or first)
 

@@ -36,6 +36,9 @@ DEFAULTS: dict[str, t.Any] = {
     "ITMS_MESSAGEBIRD_TIMEOUT": (3.05, 10.0),
     "ITMS_BIRD_SIGNING_KEY": None,
     "ITMS_MAX_WEBHOOK_BYTES": 64 * 1024,
+    "ITMS_BIRD_SIGNATURE_MAX_AGE": timedelta(hours=24),
+    "ITMS_SQLITE_WAL": True,
+    "ITMS_SQLITE_BUSY_TIMEOUT": timedelta(seconds=10),
 }
 
 
@@ -63,6 +66,13 @@ class Settings:
     opt_out_notice: str
     provider_confirms_keywords: frozenset[str]
     public_url: str | None
+    #: Webhook signing secrets; kept out of ``repr`` so they never reach a log.
+    messagebird_signing_key: str | None = dataclasses.field(default=None, repr=False)
+    bird_signing_key: str | None = dataclasses.field(default=None, repr=False)
+    max_webhook_bytes: int = 64 * 1024
+    bird_signature_max_age: timedelta = timedelta(hours=24)
+    sqlite_wal: bool = True
+    sqlite_busy_timeout: timedelta = timedelta(seconds=10)
 
     @classmethod
     def from_config(cls, config: t.Mapping[str, t.Any]) -> Settings:
@@ -104,4 +114,10 @@ class Settings:
             opt_out_notice=config["ITMS_OPT_OUT_NOTICE"],
             provider_confirms_keywords=frozenset(k.casefold() for k in config["ITMS_PROVIDER_CONFIRMS_KEYWORDS"]),
             public_url=(config["ITMS_PUBLIC_URL"] or "").rstrip("/") or None,
+            messagebird_signing_key=config["ITMS_MESSAGEBIRD_SIGNING_KEY"] or None,
+            bird_signing_key=config["ITMS_BIRD_SIGNING_KEY"] or None,
+            max_webhook_bytes=int(config["ITMS_MAX_WEBHOOK_BYTES"]),
+            bird_signature_max_age=_seconds(config["ITMS_BIRD_SIGNATURE_MAX_AGE"]),
+            sqlite_wal=bool(config["ITMS_SQLITE_WAL"]),
+            sqlite_busy_timeout=_seconds(config["ITMS_SQLITE_BUSY_TIMEOUT"]),
         )
