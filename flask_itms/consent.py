@@ -107,6 +107,16 @@ def lock(state: State, phone: str, *, session: Session | None = None) -> t.Any:
     return session.scalars(lock_rows(query, dialect), execution_options={"populate_existing": True}).one()
 
 
+def _lock_existing(state: State, phone: str) -> t.Any:
+    """Lock the consent row of ``phone`` if it has one; ``None`` (and no new row) otherwise.
+
+    For actions that a number with no record can only refuse: refusing must change nothing.
+    """
+    if find(state, phone) is None:
+        return None
+    return lock(state, phone)
+
+
 def record(
     state: State,
     consent: t.Any,
@@ -233,9 +243,10 @@ def enter_auth_code(state: State, phone: str, code: str, *, actor: str | None) -
     A wrong PIN counts an attempt (flushed, so commit it even though the call raised) and
     raises ``InvalidAuthCode``. An expired or exhausted PIN is dead: send a new request.
     """
-    consent = lock(state, phone)
-    if consent.status != AWAITING_CODE:
-        raise InvalidTransition(f"{phone} is {consent.status}, not waiting for a Txt Msg Auth Code.")
+    consent = _lock_existing(state, phone)
+    if consent is None or consent.status != AWAITING_CODE:
+        status = consent.status if consent is not None else NONE
+        raise InvalidTransition(f"{phone} is {status}, not waiting for a Txt Msg Auth Code.")
     now = state.now()
     dead = (
         consent.auth_code_hash is None
@@ -358,8 +369,8 @@ def provider_blocked(state: State, phone: str, message: t.Any, *, session: Sessi
 
 def clear_hold(state: State, phone: str, *, actor: str | None) -> t.Any:
     """An agent read the held text and decided it was not a revocation."""
-    consent = lock(state, phone)
-    if not consent.on_hold:
+    consent = _lock_existing(state, phone)
+    if consent is None or not consent.on_hold:
         raise InvalidTransition(f"{phone} is not on hold.")
     consent.on_hold = False
     consent.hold_message_id = None
