@@ -1398,7 +1398,24 @@ SIGNALS = ("opt_in_requested", "auth_code_sent", "opted_in", "opted_out", "help_
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(actions=st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=25))
+@given(
+    actions=st.lists(
+        st.one_of(
+            st.sampled_from(ACTIONS).map(lambda action: [action]),
+            st.sampled_from(
+                [
+                    ["request_opt_in", "in:YES", "right_pin"],
+                    ["request_opt_in", "in:YES", "wrong_pin", "wrong_pin", "right_pin"],
+                    ["quick_opt_in", "in:YES"],
+                    ["link_number", "in:YES"],
+                    ["in:START", "send", "in:Please stop texting me", "send", "clear_hold", "send"],
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=12,
+    ).map(lambda runs: [action for run in runs for action in run])
+)
 def test_random_conversations_follow_the_state_table(model_app: Flask, clock: t.Any, actions: list[str]) -> None:
     state = model_app.extensions["itms"]
     itms, db, provider = state.itms, state.db, state.provider

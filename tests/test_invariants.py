@@ -192,7 +192,25 @@ CONVERSATIONS = settings(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-two_phone_actions = st.lists(st.tuples(st.booleans(), st.sampled_from(CONVERSATION_ACTIONS)), min_size=1, max_size=30)
+#: Short runs that reach the deep states quickly; random single actions go in between.
+CONVERSATION_RUNS = [
+    ["request_opt_in", "in:YES", "right_pin"],
+    ["request_opt_in", "in:YES", "wrong_pin", "wrong_pin", "right_pin"],
+    ["quick_opt_in", "in:YES"],
+    ["link_number", "in:YES"],
+    ["in:START", "send"],
+    ["send", "in:Please stop texting me", "send", "deliver", "clear_hold", "send"],
+]
+two_phone_actions = st.lists(
+    st.tuples(
+        st.booleans(),
+        st.one_of(
+            st.sampled_from(CONVERSATION_ACTIONS).map(lambda action: [action]), st.sampled_from(CONVERSATION_RUNS)
+        ),
+    ),
+    min_size=1,
+    max_size=15,
+).map(lambda runs: [(second, action) for second, actions in runs for action in actions])
 
 
 # -- invariant 1 -----------------------------------------------------------------------------
@@ -413,6 +431,43 @@ def test_invariant_4_every_transition_leaves_an_event_and_events_are_never_edite
         assert [event.from_status for event in events] == chain[:-1], "a transition left no event"
         assert chain[-1] == itms.status(phone)
         assert all(event.created_at.utcoffset() is not None for event in events)
+
+
+def test_invariant_4_each_kind_of_transition_leaves_exactly_one_event(
+    itms: ITMS, db: SQLAlchemy, sent: t.Any, clock: t.Any
+) -> None:
+    itms.auto_opt_in_policy(lambda account: True)
+    Event = itms.models.ConsentEvent
+    steps: list[tuple[str, t.Callable[[], t.Any], str, str]] = [
+        ("request_opt_in", lambda: itms.request_opt_in(PHONE, actor=ACTOR), "none", "pending"),
+        ("quick_opt_in again", lambda: itms.quick_opt_in(PHONE, actor=ACTOR), "pending", "pending"),
+        ("request_opt_in again", lambda: itms.request_opt_in(PHONE, actor=ACTOR), "pending", "pending"),
+        ("YES", lambda: text_in(itms, PHONE, "YES"), "pending", "awaiting_code"),
+        ("request_opt_in anew", lambda: itms.request_opt_in(PHONE, actor=ACTOR), "awaiting_code", "pending"),
+        ("YES again", lambda: text_in(itms, PHONE, "YES"), "pending", "awaiting_code"),
+        ("enter_auth_code", lambda: itms.enter_auth_code(PHONE, pin_sent_to(sent, PHONE)), "awaiting_code", "opted_in"),
+        ("hold", lambda: text_in(itms, PHONE, "remove me"), "opted_in", "opted_in"),
+        ("clear_hold", lambda: itms.clear_hold(PHONE, actor=ACTOR), "opted_in", "opted_in"),
+        ("STOP", lambda: text_in(itms, PHONE, "STOP"), "opted_in", "opted_out"),
+        ("START", lambda: text_in(itms, PHONE, "START"), "opted_out", "opted_in"),
+        ("opt_out", lambda: itms.opt_out(PHONE, actor=ACTOR), "opted_in", "opted_out"),
+        ("link_number", lambda: itms.link_number(OTHER, "ACCT-1"), "none", "pending"),
+        ("YES to the link", lambda: text_in(itms, OTHER, "YES"), "pending", "opted_in"),
+        ("opt_out other", lambda: itms.opt_out(OTHER), "opted_in", "opted_out"),
+        ("auto_opt_in", lambda: itms.auto_opt_in("+12125550125", account="ACCT-1"), "none", "opted_in"),
+    ]
+    history: list[tuple[t.Any, ...]] = []
+    for name, step, from_status, to_status in steps:
+        clock.advance(minutes=1)
+        step()
+        db.session.commit()
+        with db.engine.connect() as connection:
+            rows = [tuple(row) for row in connection.execute(sa.select(Event.__table__).order_by(Event.id))]
+        assert rows[: len(history)] == history, f"{name}: an earlier event was edited"
+        assert len(rows) == len(history) + 1, f"{name}: one transition, one event"
+        event = db.session.get(Event, rows[-1][0])
+        assert (event.from_status, event.to_status, event.created_at) == (from_status, to_status, clock.now), name
+        history = rows
 
 
 # -- invariant 5 -----------------------------------------------------------------------------
