@@ -274,18 +274,21 @@ def enter_auth_code(state: State, phone: str, code: str, *, actor: str | None) -
     return consent
 
 
-def auto_opt_in(state: State, phone: str, *, account: str, actor: str | None) -> t.Any:
-    """Opt a number in without a reply, when the host's policy says the account qualifies."""
+def auto_opt_in(state: State, phone: str, *, account: t.Any, actor: str | None) -> t.Any:
+    """Opt a number in without a reply, when the host's policy says the account qualifies.
+
+    The policy gets the host's own account object; the consent keeps its ``str``.
+    """
     policy = state.itms._auto_opt_in_policy
     if policy is None:
         raise ITMSError(
             "No auto opt-in policy is set: decorate a function (account) -> bool with @itms.auto_opt_in_policy."
         )
     if not policy(account):
-        raise ITMSError(f"The auto opt-in policy does not allow account {account!r}.")
+        raise ITMSError(f"The auto opt-in policy does not allow account {str(account)!r}.")
     consent = lock(state, phone)
     _refuse_outbound_start(consent, "auto opt-in")
-    consent.account = account
+    consent.account = str(account)
     _clear_flow(consent)
     record(state, consent, OPTED_IN, action="auto_opt_in", method="auto", source="system", actor=actor)
     _queue_system(state, consent, messages.OPTED_IN, actor=actor)

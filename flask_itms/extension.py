@@ -240,7 +240,9 @@ class ITMS:
 
     def auto_opt_in(self, phone: str, *, account: t.Any, actor: t.Any = None) -> t.Any:
         """Opt in without a reply, when ``@auto_opt_in_policy`` says the account qualifies."""
-        return consent.auto_opt_in(current_state(), self._phone(phone), account=str(account), actor=self._actor(actor))
+        if account is None:
+            raise ValueError("auto_opt_in needs the account whose client qualifies.")
+        return consent.auto_opt_in(current_state(), self._phone(phone), account=account, actor=self._actor(actor))
 
     def clear_hold(self, phone: str, *, actor: t.Any = None) -> t.Any:
         """Release a review hold after an agent decided the text was not a revocation."""

@@ -1019,6 +1019,42 @@ def test_provider_confirmed_keywords_get_no_second_confirmation(make_app: t.Call
 # -- auto opt-in policy ------------------------------------------------------------------
 
 
+def test_the_auto_opt_in_policy_gets_the_hosts_own_account(itms: ITMS, db: SQLAlchemy) -> None:
+    class Account:
+        def __init__(self, number: str, business_type: str) -> None:
+            self.number, self.business_type = number, business_type
+
+        def __str__(self) -> str:
+            return self.number
+
+    itms.auto_opt_in_policy(lambda account: account.business_type == "utility")
+    itms.auto_opt_in(PHONE, account=Account("ACCT-42", "utility"))
+    db.session.commit()
+    assert itms.consent(PHONE).account == "ACCT-42"
+    with pytest.raises(ITMSError, match="ACCT-43"):
+        itms.auto_opt_in(OTHER, account=Account("ACCT-43", "retail"))
+    with pytest.raises(ValueError, match="account"):
+        itms.auto_opt_in(OTHER, account=None)
+    assert itms.status(OTHER) is ConsentStatus.NONE
+
+
+def test_signal_receivers_join_the_transaction(app: Flask, itms: ITMS, db: SQLAlchemy) -> None:
+    """A receiver's own writes commit, or roll back, with the change that sent the signal."""
+
+    def note(sender: Flask, phone: str, **extra: t.Any) -> None:
+        itms.create_template(f"NOTE_{phone[1:]}", label="Opt-out note", body="Noted")
+
+    with signals.opted_out.connected_to(note, app):
+        itms.opt_out(PHONE)
+        db.session.rollback()
+        assert itms.status(PHONE) is ConsentStatus.NONE
+        assert [t.identifier for t in itms.templates() if t.identifier.startswith("NOTE_")] == []
+        itms.opt_out(PHONE)
+        db.session.commit()
+    assert itms.status(PHONE) is ConsentStatus.OPTED_OUT
+    assert itms.template(f"NOTE_{PHONE[1:]}").body == "Noted"
+
+
 def test_auto_opt_in_without_a_policy_is_refused(itms: ITMS, db: SQLAlchemy, sent: t.Any) -> None:
     with pytest.raises(ITMSError, match="auto_opt_in_policy"):
         itms.auto_opt_in(PHONE, account="ACCT-1")
