@@ -253,16 +253,17 @@ def test_link_number_sends_the_opt_in_request_from_none(
     )
 
 
-@pytest.mark.parametrize("start", ["pending", "awaiting_code", "pending_quick"])
-def test_link_number_only_from_none(itms: ITMS, db: SQLAlchemy, sent: t.Any, start: str) -> None:
-    reach(itms, db, start)
-    watch = Watch(itms, sent)
-    with pytest.raises(InvalidTransition):
-        itms.link_number(PHONE, "ACCT-2")
-    db.session.commit()
-    assert itms.status(PHONE) == status_name(start)
-    assert itms.consent(PHONE).account == "ACCT-1"
-    assert (watch.texts(), watch.events()) == ([], [])
+def test_link_number_only_from_none(itms: ITMS, db: SQLAlchemy, sent: t.Any) -> None:
+    for number, start in enumerate(["pending", "awaiting_code", "pending_quick"]):
+        phone = f"+1212556{number:04d}"
+        reach(itms, db, start, phone)
+        watch = Watch(itms, sent, phone)
+        with pytest.raises(InvalidTransition):
+            itms.link_number(phone, "ACCT-2")
+        db.session.commit()
+        assert itms.status(phone) == status_name(start)
+        assert itms.consent(phone).account == "ACCT-1"
+        assert (watch.texts(), watch.events()) == ([], [])
 
 
 def test_link_number_needs_an_account(itms: ITMS) -> None:
@@ -552,23 +553,23 @@ def test_start_keyword_opts_in_from_none_and_opted_out(
         )
 
 
-@pytest.mark.parametrize("start", ["pending", "pending_quick", "awaiting_code", "opted_in"])
 def test_start_keyword_changes_nothing_elsewhere(
     itms: ITMS,
     db: SQLAlchemy,
     sent: t.Any,
     record_signal: t.Callable[[t.Any], Recorder],
-    start: str,
 ) -> None:
-    reach(itms, db, start)
-    watch = Watch(itms, sent)
-    opted_in = record_signal(signals.opted_in)
-    message = text_in(itms, PHONE, "START")
-    db.session.commit()
-    assert itms.status(PHONE) == status_name(start)
-    assert (watch.texts(), watch.events(), opted_in.calls) == ([], [], [])
-    assert itms.messages(PHONE)[-1] is message
-    assert message.direction == "inbound"
+    for number, start in enumerate(["pending", "pending_quick", "awaiting_code", "opted_in"]):
+        phone = f"+1212556{number:04d}"
+        reach(itms, db, start, phone)
+        watch = Watch(itms, sent, phone)
+        opted_in = record_signal(signals.opted_in)
+        message = text_in(itms, phone, "START")
+        db.session.commit()
+        assert itms.status(phone) == status_name(start)
+        assert (watch.texts(), watch.events(), opted_in.calls) == ([], [], [])
+        assert itms.messages(phone)[-1] is message
+        assert message.direction == "inbound"
 
 
 @pytest.mark.parametrize("start", EVERY_STATUS)
@@ -649,15 +650,16 @@ def test_opt_out_twice_is_refused_and_sends_one_confirmation(itms: ITMS, db: SQL
     assert len([event for event in itms.events(PHONE) if event.to_status == "opted_out"]) == 1
 
 
-@pytest.mark.parametrize("start", ["none", "pending", "pending_quick", "opted_in", "opted_out"])
-def test_enter_auth_code_outside_awaiting_code_is_refused(itms: ITMS, db: SQLAlchemy, sent: t.Any, start: str) -> None:
-    reach(itms, db, start)
-    watch = Watch(itms, sent)
-    with pytest.raises(InvalidTransition):
-        itms.enter_auth_code(PHONE, "123456")
-    db.session.commit()
-    assert itms.status(PHONE) == status_name(start)
-    assert (watch.texts(), watch.events()) == ([], [])
+def test_enter_auth_code_outside_awaiting_code_is_refused(itms: ITMS, db: SQLAlchemy, sent: t.Any) -> None:
+    for number, start in enumerate(["none", "pending", "pending_quick", "opted_in", "opted_out"]):
+        phone = f"+1212556{number:04d}"
+        reach(itms, db, start, phone)
+        watch = Watch(itms, sent, phone)
+        with pytest.raises(InvalidTransition):
+            itms.enter_auth_code(phone, "123456")
+        db.session.commit()
+        assert itms.status(phone) == status_name(start)
+        assert (watch.texts(), watch.events()) == ([], [])
 
 
 # -- YES outside a live request ----------------------------------------------------------
@@ -699,32 +701,32 @@ def test_request_ttl_is_per_app_config(make_app: t.Callable[..., Flask], clock: 
         assert itms.status(PHONE) is ConsentStatus.PENDING
 
 
-@pytest.mark.parametrize("start", ["none", "awaiting_code", "opted_in"])
 def test_yes_without_a_pending_request_changes_nothing(
-    itms: ITMS, db: SQLAlchemy, sent: t.Any, record_signal: t.Callable[[t.Any], Recorder], start: str
+    itms: ITMS, db: SQLAlchemy, sent: t.Any, record_signal: t.Callable[[t.Any], Recorder]
 ) -> None:
-    reach(itms, db, start)
-    watch = Watch(itms, sent)
-    recorders = [record_signal(signal) for signal in (signals.auth_code_sent, signals.opted_in)]
-    text_in(itms, PHONE, "YES")
-    db.session.commit()
-    assert itms.status(PHONE) == start
-    assert (watch.texts(), watch.events()) == ([], [])
-    assert [recorder.calls for recorder in recorders] == [[], []]
+    for number, start in enumerate(["none", "awaiting_code", "opted_in"]):
+        phone = f"+1212556{number:04d}"
+        reach(itms, db, start, phone)
+        watch = Watch(itms, sent, phone)
+        recorders = [record_signal(signal) for signal in (signals.auth_code_sent, signals.opted_in)]
+        text_in(itms, phone, "YES")
+        db.session.commit()
+        assert itms.status(phone) == start
+        assert (watch.texts(), watch.events()) == ([], [])
+        assert [recorder.calls for recorder in recorders] == [[], []]
 
 
-@pytest.mark.parametrize("start", ["pending", "pending_quick", "pending_supervisor"])
-def test_opted_out_consumer_answering_an_old_request_stays_opted_out(
-    itms: ITMS, db: SQLAlchemy, sent: t.Any, start: str
-) -> None:
-    reach(itms, db, start)
-    text_in(itms, PHONE, "STOP")
-    db.session.commit()
-    watch = Watch(itms, sent)
-    text_in(itms, PHONE, "YES")
-    db.session.commit()
-    assert itms.status(PHONE) is ConsentStatus.OPTED_OUT
-    assert (watch.texts(), watch.events()) == ([], [])
+def test_opted_out_consumer_answering_an_old_request_stays_opted_out(itms: ITMS, db: SQLAlchemy, sent: t.Any) -> None:
+    for number, start in enumerate(["pending", "pending_quick", "pending_supervisor"]):
+        phone = f"+1212556{number:04d}"
+        reach(itms, db, start, phone)
+        text_in(itms, phone, "STOP")
+        db.session.commit()
+        watch = Watch(itms, sent, phone)
+        text_in(itms, phone, "YES")
+        db.session.commit()
+        assert itms.status(phone) is ConsentStatus.OPTED_OUT
+        assert (watch.texts(), watch.events()) == ([], [])
 
 
 # -- the auth code (PIN) -----------------------------------------------------------------
@@ -1063,31 +1065,33 @@ def test_auto_opt_in_without_a_policy_is_refused(itms: ITMS, db: SQLAlchemy, sen
     assert sent.sent == []
 
 
-@pytest.mark.parametrize("start", FLOW_STARTS)
-def test_auto_opt_in_refused_by_policy_changes_nothing(itms: ITMS, db: SQLAlchemy, sent: t.Any, start: str) -> None:
-    itms.auto_opt_in_policy(lambda account: False)
-    reach(itms, db, start)
-    watch = Watch(itms, sent)
-    with pytest.raises(ITMSError, match="ACCT-9"):
-        itms.auto_opt_in(PHONE, account="ACCT-9")
-    db.session.commit()
-    assert itms.status(PHONE) == status_name(start)
-    assert (watch.texts(), watch.events()) == ([], [])
+def test_auto_opt_in_refused_by_policy_changes_nothing(itms: ITMS, db: SQLAlchemy, sent: t.Any) -> None:
+    for number, start in enumerate(FLOW_STARTS):
+        phone = f"+1212556{number:04d}"
+        itms.auto_opt_in_policy(lambda account: False)
+        reach(itms, db, start, phone)
+        watch = Watch(itms, sent, phone)
+        with pytest.raises(ITMSError, match="ACCT-9"):
+            itms.auto_opt_in(phone, account="ACCT-9")
+        db.session.commit()
+        assert itms.status(phone) == status_name(start)
+        assert (watch.texts(), watch.events()) == ([], [])
 
 
 # -- send() -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("start", ["none", "pending", "awaiting_code", "opted_out"])
-def test_send_needs_consent(itms: ITMS, db: SQLAlchemy, sent: t.Any, start: str) -> None:
-    reach(itms, db, start)
-    watch = Watch(itms, sent)
-    messages_before = len(itms.messages(PHONE))
-    with pytest.raises(ConsentRequired):
-        itms.send(PHONE, "Your payment is due")
-    db.session.commit()
-    assert len(itms.messages(PHONE)) == messages_before
-    assert watch.texts() == []
+def test_send_needs_consent(itms: ITMS, db: SQLAlchemy, sent: t.Any) -> None:
+    for number, start in enumerate(["none", "pending", "awaiting_code", "opted_out"]):
+        phone = f"+1212556{number:04d}"
+        reach(itms, db, start, phone)
+        watch = Watch(itms, sent, phone)
+        messages_before = len(itms.messages(phone))
+        with pytest.raises(ConsentRequired):
+            itms.send(phone, "Your payment is due")
+        db.session.commit()
+        assert len(itms.messages(phone)) == messages_before
+        assert watch.texts() == []
 
 
 NOTICE_CASES = [

@@ -142,20 +142,6 @@ def test_texts_without_a_provider_id_are_each_kept(itms: ITMS, db: SQLAlchemy) -
     assert [message.body for message in itms.messages(PHONE)] == ["one", "two"]
 
 
-@pytest.mark.parametrize("text", ["STOP", "Stop.", "ＳＴＯＰ", "opt out", "⛔️", "🖕🏽", "🛑🛑", "no más", "F*** OFF"])
-def test_an_opt_out_keyword_through_the_service_opts_out(itms: ITMS, db: SQLAlchemy, sent: t.Any, text: str) -> None:
-    itms.quick_opt_in(PHONE)
-    db.session.commit()
-    text_in(itms, PHONE, "YES")
-    db.session.commit()
-    message = text_in(itms, PHONE, text)
-    db.session.commit()
-    assert itms.status(PHONE) is ConsentStatus.OPTED_OUT
-    assert message.intent == "opt_out"
-    assert itms.events(PHONE)[-1].keyword == message.keyword
-    assert sent.texts_to(PHONE)[-1] == itms.render(OPTED_OUT, PHONE)
-
-
 def test_every_seed_keyword_and_emoticon_opts_out_through_the_service(itms: ITMS, db: SQLAlchemy, sent: t.Any) -> None:
     words = [*SEED_KEYWORDS, *EXTRA_OPT_OUTS, *SEED_EMOTICONS, "🖕🏿", "⛔️", "ＳＴＯＰ", "s\u200btop", "STOP STOP"]
     for number, word in enumerate(words):
