@@ -166,10 +166,25 @@ def _clear_flow(consent: t.Any) -> None:
     consent.auth_code_attempts = 0
 
 
-def _queue_system(state: State, consent: t.Any, identifier: str, *, actor: str | None = None, **extra: t.Any) -> t.Any:
+def _queue_system(
+    state: State,
+    consent: t.Any,
+    identifier: str,
+    *,
+    actor: str | None = None,
+    daytime_only: bool | None = None,
+    **extra: t.Any,
+) -> t.Any:
     body = template_store.render(state, identifier, consent.phone, **extra)
     return outbox.queue(
-        state, consent.phone, body, purpose=identifier, template=identifier, actor=actor, account=consent.account
+        state,
+        consent.phone,
+        body,
+        purpose=identifier,
+        template=identifier,
+        actor=actor,
+        account=consent.account,
+        daytime_only=daytime_only,
     )
 
 
@@ -291,7 +306,8 @@ def auto_opt_in(state: State, phone: str, *, account: t.Any, actor: str | None) 
     consent.account = str(account)
     _clear_flow(consent)
     record(state, consent, OPTED_IN, action="auto_opt_in", method="auto", source="system", actor=actor)
-    _queue_system(state, consent, messages.OPTED_IN, actor=actor)
+    # Not a reply: the host's policy started this, so it waits for the consumer's daytime.
+    _queue_system(state, consent, messages.OPTED_IN, actor=actor, daytime_only=True)
     signals.opted_in.send(app_object(), phone=phone, consent=consent, method="auto", actor=actor)
     return consent
 
@@ -329,13 +345,25 @@ def opt_out(
         session=session,
     )
     if confirm:
-        _confirm_opt_out(state, consent, keyword, actor)
+        _confirm_opt_out(state, consent, message, actor)
     signals.opted_out.send(app_object(), phone=phone, consent=consent, method=method, actor=actor, message=message)
     return consent
 
 
-def _confirm_opt_out(state: State, consent: t.Any, keyword: str | None, actor: str | None) -> None:
-    if keyword is not None and keyword.casefold() in state.settings.provider_confirms_keywords:
+def _provider_confirms(state: State, message: t.Any) -> bool:
+    """Whether the provider answers this text itself: the whole text is one of its keywords.
+
+    Providers match the bare keyword, ignoring case and surrounding spaces, not what our
+    classifier also reads as an opt-out ("Stop.", "STOP STOP", an emoji). Those still get
+    our confirmation, and the audit trail never claims a confirmation nobody sent.
+    """
+    if message is None or not state.settings.provider_confirms_keywords:
+        return False
+    return " ".join(str(message.body).split()).casefold() in state.settings.provider_confirms_keywords
+
+
+def _confirm_opt_out(state: State, consent: t.Any, message: t.Any, actor: str | None) -> None:
+    if _provider_confirms(state, message):
         # The provider answers this keyword itself; a second confirmation would be spam.
         body = "(confirmation sent by the provider)"
         outbox.queue(
@@ -351,8 +379,8 @@ def _confirm_opt_out(state: State, consent: t.Any, keyword: str | None, actor: s
     _queue_system(state, consent, messages.OPTED_OUT, actor=actor)
 
 
-def provider_blocked(state: State, phone: str, message: t.Any, *, session: Session) -> None:
-    """The carrier refused a text because the number opted out or is blocked there."""
+def provider_blocked(state: State, phone: str, reason: str | None, *, session: Session | None = None) -> None:
+    """The carrier refused a text, or reported it undeliverable, because the number opted out or is blocked."""
     consent = lock(state, phone, session=session)
     if consent.status == OPTED_OUT:
         return
@@ -364,7 +392,7 @@ def provider_blocked(state: State, phone: str, message: t.Any, *, session: Sessi
         action="provider_blocked",
         method="provider",
         source="provider",
-        reason=message.error,
+        reason=reason,
         session=session,
     )
     signals.opted_out.send(app_object(), phone=phone, consent=consent, method="provider", actor=None, message=None)

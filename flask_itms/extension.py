@@ -286,17 +286,17 @@ class ITMS:
 
     # -- history -----------------------------------------------------------------------
 
-    def messages(self, phone: str) -> list[t.Any]:
-        """Every text to and from ``phone``, oldest first."""
+    def messages(self, phone: str, *, limit: int | None = None) -> list[t.Any]:
+        """Every text to and from ``phone`` (or the latest ``limit``), oldest first."""
         Message = self.models.Message
-        query = sa.select(Message).where(Message.phone == self._phone(phone)).order_by(Message.created_at, Message.id)
-        return list(current_state().session.scalars(query))
+        query = sa.select(Message).where(Message.phone == self._phone(phone))
+        return _oldest_first(query, Message, limit)
 
-    def events(self, phone: str) -> list[t.Any]:
-        """The consent audit trail of ``phone``, oldest first."""
+    def events(self, phone: str, *, limit: int | None = None) -> list[t.Any]:
+        """The consent audit trail of ``phone`` (or its latest ``limit`` events), oldest first."""
         Event = self.models.ConsentEvent
-        query = sa.select(Event).where(Event.phone == self._phone(phone)).order_by(Event.created_at, Event.id)
-        return list(current_state().session.scalars(query))
+        query = sa.select(Event).where(Event.phone == self._phone(phone))
+        return _oldest_first(query, Event, limit)
 
     def unlinked(self) -> list[t.Any]:
         """Inbound texts from numbers linked to no account, oldest first, for the supervisor queue."""
@@ -339,6 +339,15 @@ class ITMS:
         """Render a template for ``phone`` with ``customer``, the host context and ``extra``."""
         e164 = self._phone(phone) if phone is not None else None
         return template_store.render(current_state(), identifier, e164, **extra)
+
+
+def _oldest_first(query: sa.Select[t.Any], model: t.Any, limit: int | None) -> list[t.Any]:
+    """Run ``query`` oldest first; with ``limit``, only the latest rows are fetched."""
+    session = current_state().session
+    if limit is None:
+        return list(session.scalars(query.order_by(model.created_at, model.id)))
+    latest = list(session.scalars(query.order_by(model.created_at.desc(), model.id.desc()).limit(limit)))
+    return latest[::-1]
 
 
 def _ref(account: t.Any) -> str | None:
