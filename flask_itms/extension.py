@@ -21,7 +21,7 @@ if t.TYPE_CHECKING:
     from datetime import datetime
 
     from flask_sqlalchemy import SQLAlchemy
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, SessionTransaction
 
 logger = logging.getLogger("flask_itms")
 
@@ -53,7 +53,7 @@ class ITMS:
         self._auto_opt_in_policy: t.Callable[[t.Any], bool] | None = None
         self._template_context: t.Callable[[str | None], t.Mapping[str, t.Any]] | None = None
         sa.event.listen(db.session, "after_commit", self._after_commit)
-        sa.event.listen(db.session, "after_soft_rollback", self._after_rollback)
+        sa.event.listen(db.session, "after_transaction_end", self._after_transaction_end)
         if app is not None:
             self.init_app(app)
 
@@ -99,6 +99,9 @@ class ITMS:
         register(app, self, state)
 
     def _after_commit(self, session: Session) -> None:
+        if session.in_nested_transaction():
+            # A savepoint was released; the texts wait for the real commit.
+            return
         pending = session.info.pop(outbox.PENDING_KEY, None)
         if not pending:
             return
@@ -110,12 +113,11 @@ class ITMS:
             # The change is committed; the texts stay queued for `flask itms worker`.
             logger.exception("Inline sending failed; %d text(s) stay queued for the worker.", len(pending))
 
-    def _after_rollback(self, session: Session, previous_transaction: t.Any) -> None:
-        # SQLAlchemy passes the transaction that ended; a savepoint's rollback keeps the
-        # outer transaction's texts, which still commit with it.
-        if getattr(previous_transaction, "nested", False):
-            return
-        session.info.pop(outbox.PENDING_KEY, None)
+    def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
+        # The outermost transaction ended without the commit hook taking the texts: it was
+        # rolled back or closed, and its rows are gone. A savepoint ending changes nothing.
+        if transaction.parent is None:
+            session.info.pop(outbox.PENDING_KEY, None)
 
     # -- host callbacks ----------------------------------------------------------------
 
@@ -238,7 +240,9 @@ class ITMS:
 
     def auto_opt_in(self, phone: str, *, account: t.Any, actor: t.Any = None) -> t.Any:
         """Opt in without a reply, when ``@auto_opt_in_policy`` says the account qualifies."""
-        return consent.auto_opt_in(current_state(), self._phone(phone), account=str(account), actor=self._actor(actor))
+        if account is None:
+            raise ValueError("auto_opt_in needs the account whose client qualifies.")
+        return consent.auto_opt_in(current_state(), self._phone(phone), account=account, actor=self._actor(actor))
 
     def clear_hold(self, phone: str, *, actor: t.Any = None) -> t.Any:
         """Release a review hold after an agent decided the text was not a revocation."""
