@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint pytest chromium clean
+.PHONY: demo walkthrough test lint pytest chromium clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,7 +13,12 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
 
+# The example CRM with the phone simulator on http://127.0.0.1:5000 (SQLite in instance/).
 demo: $(INSTALLED)
+	$(PY) -m example_app
+
+# The console walk-through: one PIN opt-in and one STOP, printed step by step.
+walkthrough: $(INSTALLED)
 	$(PY) -m example_app.walkthrough
 
 # Debian's Chromium for the browser tests; Playwright's own browser download cannot work offline.

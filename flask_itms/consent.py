@@ -150,6 +150,16 @@ def lock(state: State, phone: str, *, session: Session | None = None) -> t.Any:
     return session.scalars(lock_rows(query, dialect), execution_options={"populate_existing": True}).one()
 
 
+def _lock_existing(state: State, phone: str) -> t.Any:
+    """Lock the consent row of ``phone`` if it has one; ``None`` (and no new row) otherwise.
+
+    For actions that a number with no record can only refuse: refusing must change nothing.
+    """
+    if find(state, phone) is None:
+        return None
+    return lock(state, phone)
+
+
 def record(
     state: State,
     consent: t.Any,
@@ -181,8 +191,9 @@ def record(
         reason=reason,
         created_at=now,
     )
-    if to != consent.status:
-        consent.status = to
+    consent.status = to
+    if method is not None:
+        # A re-request from pending switches the flow (agent <-> quick): YES must follow it.
         consent.method = method
     consent.updated_at = now
     consent.updated_by = actor
@@ -198,10 +209,25 @@ def _clear_flow(consent: t.Any) -> None:
     consent.auth_code_attempts = 0
 
 
-def _queue_system(state: State, consent: t.Any, identifier: str, *, actor: str | None = None, **extra: t.Any) -> t.Any:
+def _queue_system(
+    state: State,
+    consent: t.Any,
+    identifier: str,
+    *,
+    actor: str | None = None,
+    daytime_only: bool | None = None,
+    **extra: t.Any,
+) -> t.Any:
     body = template_store.render(state, identifier, consent.phone, **extra)
     return outbox.queue(
-        state, consent.phone, body, purpose=identifier, template=identifier, actor=actor, account=consent.account
+        state,
+        consent.phone,
+        body,
+        purpose=identifier,
+        template=identifier,
+        actor=actor,
+        account=consent.account,
+        daytime_only=daytime_only,
     )
 
 
@@ -213,6 +239,12 @@ def _refuse_outbound_start(consent: t.Any, action: str) -> None:
         )
     if consent.status == OPTED_IN:
         raise InvalidTransition(f"{consent.phone} is already opted in; there is nothing to {action}.")
+    if consent.on_hold:
+        # The held reply may be a revocation: only opt_out or clear_hold may end the hold.
+        raise InvalidTransition(
+            f"{consent.phone} is on hold until an agent reviews its last reply: opt it out, or clear"
+            f" the hold if it was not a revocation, before any {action}."
+        )
 
 
 # -- agent, supervisor and host actions ----------------------------------------------------
@@ -238,7 +270,6 @@ def start_opt_in(
     if account is not None:
         consent.account = account
     _clear_flow(consent)
-    consent.on_hold = False
     consent.request_expires_at = state.now() + state.settings.opt_in_request_ttl
     record(state, consent, PENDING, action=f"{method}_opt_in_request", method=method, source=source, actor=actor)
     _queue_system(state, consent, messages.OPT_IN, actor=actor)
@@ -270,9 +301,10 @@ def enter_auth_code(state: State, phone: str, code: str, *, actor: str | None) -
     A wrong PIN counts an attempt (flushed, so commit it even though the call raised) and
     raises ``InvalidAuthCode``. An expired or exhausted PIN is dead: send a new request.
     """
-    consent = lock(state, phone)
-    if consent.status != AWAITING_CODE:
-        raise InvalidTransition(f"{phone} is {consent.status}, not waiting for a Txt Msg Auth Code.")
+    consent = _lock_existing(state, phone)
+    if consent is None or consent.status != AWAITING_CODE:
+        status = consent.status if consent is not None else NONE
+        raise InvalidTransition(f"{phone} is {status}, not waiting for a Txt Msg Auth Code.")
     now = state.now()
     dead = (
         consent.auth_code_hash is None
@@ -300,22 +332,25 @@ def enter_auth_code(state: State, phone: str, code: str, *, actor: str | None) -
     return consent
 
 
-def auto_opt_in(state: State, phone: str, *, account: str, actor: str | None) -> t.Any:
-    """Opt a number in without a reply, when the host's policy says the account qualifies."""
+def auto_opt_in(state: State, phone: str, *, account: t.Any, actor: str | None) -> t.Any:
+    """Opt a number in without a reply, when the host's policy says the account qualifies.
+
+    The policy gets the host's own account object; the consent keeps its ``str``.
+    """
     policy = state.itms._auto_opt_in_policy
     if policy is None:
         raise ITMSError(
             "No auto opt-in policy is set: decorate a function (account) -> bool with @itms.auto_opt_in_policy."
         )
     if not policy(account):
-        raise ITMSError(f"The auto opt-in policy does not allow account {account!r}.")
+        raise ITMSError(f"The auto opt-in policy does not allow account {str(account)!r}.")
     consent = lock(state, phone)
     _refuse_outbound_start(consent, "auto opt-in")
-    consent.account = account
+    consent.account = str(account)
     _clear_flow(consent)
-    consent.on_hold = False
     record(state, consent, OPTED_IN, action="auto_opt_in", method="auto", source="system", actor=actor)
-    _queue_system(state, consent, messages.OPTED_IN, actor=actor)
+    # Not a reply: the host's policy started this, so it waits for the consumer's daytime.
+    _queue_system(state, consent, messages.OPTED_IN, actor=actor, daytime_only=True)
     signals.opted_in.send(app_object(), phone=phone, consent=consent, method="auto", actor=actor)
     return consent
 
@@ -353,13 +388,25 @@ def opt_out(
         session=session,
     )
     if confirm:
-        _confirm_opt_out(state, consent, keyword, actor)
+        _confirm_opt_out(state, consent, message, actor)
     signals.opted_out.send(app_object(), phone=phone, consent=consent, method=method, actor=actor, message=message)
     return consent
 
 
-def _confirm_opt_out(state: State, consent: t.Any, keyword: str | None, actor: str | None) -> None:
-    if keyword is not None and keyword.casefold() in state.settings.provider_confirms_keywords:
+def _provider_confirms(state: State, message: t.Any) -> bool:
+    """Whether the provider answers this text itself: the whole text is one of its keywords.
+
+    Providers match the bare keyword, ignoring case and surrounding spaces, not what our
+    classifier also reads as an opt-out ("Stop.", "STOP STOP", an emoji). Those still get
+    our confirmation, and the audit trail never claims a confirmation nobody sent.
+    """
+    if message is None or not state.settings.provider_confirms_keywords:
+        return False
+    return " ".join(str(message.body).split()).casefold() in state.settings.provider_confirms_keywords
+
+
+def _confirm_opt_out(state: State, consent: t.Any, message: t.Any, actor: str | None) -> None:
+    if _provider_confirms(state, message):
         # The provider answers this keyword itself; a second confirmation would be spam.
         body = "(confirmation sent by the provider)"
         outbox.queue(
@@ -375,8 +422,8 @@ def _confirm_opt_out(state: State, consent: t.Any, keyword: str | None, actor: s
     _queue_system(state, consent, messages.OPTED_OUT, actor=actor)
 
 
-def provider_blocked(state: State, phone: str, message: t.Any, *, session: Session) -> None:
-    """The carrier refused a text because the number opted out or is blocked there."""
+def provider_blocked(state: State, phone: str, reason: str | None, *, session: Session | None = None) -> None:
+    """The carrier refused a text, or reported it undeliverable, because the number opted out or is blocked."""
     consent = lock(state, phone, session=session)
     if consent.status == OPTED_OUT:
         return
@@ -388,7 +435,7 @@ def provider_blocked(state: State, phone: str, message: t.Any, *, session: Sessi
         action="provider_blocked",
         method="provider",
         source="provider",
-        reason=message.error,
+        reason=reason,
         session=session,
     )
     signals.opted_out.send(app_object(), phone=phone, consent=consent, method="provider", actor=None, message=None)
@@ -396,8 +443,8 @@ def provider_blocked(state: State, phone: str, message: t.Any, *, session: Sessi
 
 def clear_hold(state: State, phone: str, *, actor: str | None) -> t.Any:
     """An agent read the held text and decided it was not a revocation."""
-    consent = lock(state, phone)
-    if not consent.on_hold:
+    consent = _lock_existing(state, phone)
+    if consent is None or not consent.on_hold:
         raise InvalidTransition(f"{phone} is not on hold.")
     consent.on_hold = False
     consent.hold_message_id = None

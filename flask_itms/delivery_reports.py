@@ -14,7 +14,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from . import signals
+from . import consent, signals
 from .state import app_object
 
 if t.TYPE_CHECKING:
@@ -90,7 +90,15 @@ def record_status_report(state: State, report: StatusReport) -> tuple[t.Any, boo
         )
         return message, False
     signals.delivery_status_changed.send(app_object(), message=message, status=report.status)
+    if report.status == "delivery_failed" and _says_blocked(state, report):
+        consent.provider_blocked(state, message.phone, f"Delivery report: {report.reason or report.error_code}")
     return message, True
+
+
+def _says_blocked(state: State, report: StatusReport) -> bool:
+    """Whether the provider reads this failure as the recipient refusing our texts."""
+    is_block = getattr(state.provider, "is_block", None)
+    return bool(is_block and is_block(report.error_code, report.reason))
 
 
 def _find(state: State, report: StatusReport) -> int | None:

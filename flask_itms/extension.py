@@ -21,7 +21,7 @@ if t.TYPE_CHECKING:
     from datetime import datetime
 
     from flask_sqlalchemy import SQLAlchemy
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, SessionTransaction
 
 logger = logging.getLogger("flask_itms")
 
@@ -53,7 +53,7 @@ class ITMS:
         self._auto_opt_in_policy: t.Callable[[t.Any], bool] | None = None
         self._template_context: t.Callable[[str | None], t.Mapping[str, t.Any]] | None = None
         sa.event.listen(db.session, "after_commit", self._after_commit)
-        sa.event.listen(db.session, "after_soft_rollback", self._after_rollback)
+        sa.event.listen(db.session, "after_transaction_end", self._after_transaction_end)
         if app is not None:
             self.init_app(app)
 
@@ -99,6 +99,9 @@ class ITMS:
         register(app, self, state)
 
     def _after_commit(self, session: Session) -> None:
+        if session.in_nested_transaction():
+            # A savepoint was released; the texts wait for the real commit.
+            return
         pending = session.info.pop(outbox.PENDING_KEY, None)
         if not pending:
             return
@@ -110,12 +113,11 @@ class ITMS:
             # The change is committed; the texts stay queued for `flask itms worker`.
             logger.exception("Inline sending failed; %d text(s) stay queued for the worker.", len(pending))
 
-    def _after_rollback(self, session: Session, previous_transaction: t.Any) -> None:
-        # SQLAlchemy passes the transaction that ended; a savepoint's rollback keeps the
-        # outer transaction's texts, which still commit with it.
-        if getattr(previous_transaction, "nested", False):
-            return
-        session.info.pop(outbox.PENDING_KEY, None)
+    def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
+        # The outermost transaction ended without the commit hook taking the texts: it was
+        # rolled back or closed, and its rows are gone. A savepoint ending changes nothing.
+        if transaction.parent is None:
+            session.info.pop(outbox.PENDING_KEY, None)
 
     # -- host callbacks ----------------------------------------------------------------
 
@@ -235,7 +237,9 @@ class ITMS:
 
     def auto_opt_in(self, phone: str, *, account: t.Any, actor: t.Any = None) -> t.Any:
         """Opt in without a reply, when ``@auto_opt_in_policy`` says the account qualifies."""
-        return consent.auto_opt_in(current_state(), self._phone(phone), account=str(account), actor=self._actor(actor))
+        if account is None:
+            raise ValueError("auto_opt_in needs the account whose client qualifies.")
+        return consent.auto_opt_in(current_state(), self._phone(phone), account=account, actor=self._actor(actor))
 
     def clear_hold(self, phone: str, *, actor: t.Any = None) -> t.Any:
         """Release a review hold after an agent decided the text was not a revocation."""
@@ -279,17 +283,17 @@ class ITMS:
 
     # -- history -----------------------------------------------------------------------
 
-    def messages(self, phone: str) -> list[t.Any]:
-        """Every text to and from ``phone``, oldest first."""
+    def messages(self, phone: str, *, limit: int | None = None) -> list[t.Any]:
+        """Every text to and from ``phone`` (or the latest ``limit``), oldest first."""
         Message = self.models.Message
-        query = sa.select(Message).where(Message.phone == self._phone(phone)).order_by(Message.created_at, Message.id)
-        return list(current_state().session.scalars(query))
+        query = sa.select(Message).where(Message.phone == self._phone(phone))
+        return _oldest_first(query, Message, limit)
 
-    def events(self, phone: str) -> list[t.Any]:
-        """The consent audit trail of ``phone``, oldest first."""
+    def events(self, phone: str, *, limit: int | None = None) -> list[t.Any]:
+        """The consent audit trail of ``phone`` (or its latest ``limit`` events), oldest first."""
         Event = self.models.ConsentEvent
-        query = sa.select(Event).where(Event.phone == self._phone(phone)).order_by(Event.created_at, Event.id)
-        return list(current_state().session.scalars(query))
+        query = sa.select(Event).where(Event.phone == self._phone(phone))
+        return _oldest_first(query, Event, limit)
 
     def unlinked(self) -> list[t.Any]:
         """Inbound texts from numbers linked to no account, oldest first, for the supervisor queue."""
@@ -332,6 +336,15 @@ class ITMS:
         """Render a template for ``phone`` with ``customer``, the host context and ``extra``."""
         e164 = self._phone(phone) if phone is not None else None
         return template_store.render(current_state(), identifier, e164, **extra)
+
+
+def _oldest_first(query: sa.Select[t.Any], model: t.Any, limit: int | None) -> list[t.Any]:
+    """Run ``query`` oldest first; with ``limit``, only the latest rows are fetched."""
+    session = current_state().session
+    if limit is None:
+        return list(session.scalars(query.order_by(model.created_at, model.id)))
+    latest = list(session.scalars(query.order_by(model.created_at.desc(), model.id.desc()).limit(limit)))
+    return latest[::-1]
 
 
 def _ref(account: t.Any) -> str | None:

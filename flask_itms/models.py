@@ -46,9 +46,12 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value
+        # PostgreSQL answers in the connection's TimeZone setting, which the host controls.
+        return value.astimezone(UTC)
 
 
 #: The system template whose body carries a PIN; kept here to avoid importing messages.
@@ -140,7 +143,7 @@ def _declare(db: SQLAlchemy) -> Models:
         phone: Mapped[str] = mapped_column(sa.String(16))
         from_status: Mapped[str] = mapped_column(sa.String(16))
         to_status: Mapped[str] = mapped_column(sa.String(16))
-        action: Mapped[str] = mapped_column(sa.String(24))
+        action: Mapped[str] = mapped_column(sa.String(32))
         method: Mapped[str | None] = mapped_column(sa.String(16))
         source: Mapped[str] = mapped_column(sa.String(16))
         actor: Mapped[str | None] = mapped_column(sa.String(128))

@@ -64,12 +64,19 @@ def queue(
     actor: str | None = None,
     account: str | None = None,
     status: str = "queued",
+    daytime_only: bool | None = None,
 ) -> t.Any:
-    """Add an outbound text to the caller's transaction; it is sent only after commit."""
+    """Add an outbound text to the caller's transaction; it is sent only after commit.
+
+    ``daytime_only`` says whether it waits for the consumer's quiet-hours window; by
+    default agent and host texts and the opt-in request wait, and replies do not.
+    """
     now = state.now()
     send_after = now
     quiet = state.settings.quiet_hours
-    if quiet is not None and purpose in AGENT_INITIATED:
+    if daytime_only is None:
+        daytime_only = purpose in AGENT_INITIATED
+    if quiet is not None and daytime_only:
         send_after = next_allowed(now, time_zones(phone), quiet, state.settings.fallback_time_zone)
     message = state.models.Message(
         direction="outbound",
@@ -93,17 +100,28 @@ def queue(
     return message
 
 
-def deliver(state: State, ids: list[int] | None = None, *, limit: int = 100) -> int:
+def deliver(
+    state: State,
+    ids: list[int] | None = None,
+    *,
+    limit: int = 100,
+    stop: t.Callable[[], bool] | None = None,
+) -> int:
     """Hand due texts to the provider; returns how many were claimed.
 
     With ``ids`` only those rows are considered (inline mode, right after the commit
     that queued them); without, any due row is (the worker). Claims use
     ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers never share a row.
+    When ``stop()`` turns true the texts not yet handed off are given back at once,
+    rather than waiting for their lease to run out.
     """
     bind = state.session.get_bind(state.models.Message)
     with Session(bind=bind, expire_on_commit=False) as session:
         claimed = _claim(state, session, ids, limit)
-        for message in claimed:
+        for index, message in enumerate(claimed):
+            if stop is not None and stop():
+                _release(state, session, claimed[index:])
+                break
             _hand_off(state, session, message)
     return len(claimed)
 
@@ -145,9 +163,41 @@ def bind_dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+def _still_ours(state: State, session: Session, message: t.Any) -> bool:
+    """Renew the lease on a claimed text, unless another worker has taken it over.
+
+    ``attempts`` is the fencing token: every claim raises it, so a worker whose lease
+    ran out (a long batch, a paused process) finds it changed and must not send.
+    """
+    Message = state.models.Message
+    renew = (
+        sa.update(Message)
+        .where(Message.id == message.id, Message.status == "sending", Message.attempts == message.attempts)
+        .values(claimed_until=state.now() + state.settings.send_lease)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(t.cast(sa.CursorResult[t.Any], session.execute(renew)).rowcount == 1)
+
+
+def _release(state: State, session: Session, messages_left: list[t.Any]) -> None:
+    """Give claimed texts back to the queue untouched, for the next worker."""
+    Message = state.models.Message
+    with session.begin():
+        for message in messages_left:
+            session.execute(
+                sa.update(Message)
+                .where(Message.id == message.id, Message.status == "sending", Message.attempts == message.attempts)
+                .values(status="queued", attempts=Message.attempts - 1, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+
 def _hand_off(state: State, session: Session, message: t.Any) -> None:
     Consent = state.models.Consent
     with session.begin():
+        if not _still_ours(state, session, message):
+            logger.warning("Message %s was taken over by another worker; not sending it again.", message.id)
+            return
         consent = session.scalars(sa.select(Consent).where(Consent.phone == message.phone)).one_or_none()
         if not gate_allows(message.purpose, consent):
             session.add(message)
@@ -166,15 +216,34 @@ def _hand_off(state: State, session: Session, message: t.Any) -> None:
         logger.exception("Provider %s raised while sending message %s", state.provider.name, message.id)
         _record_failure(state, session, message, SendError(f"{type(error).__name__}: {error}"))
     else:
-        with session.begin():
-            session.add(message)
-            message.status = "sent"
-            message.provider_message_id = provider_id
-            message.sent_at = state.now()
-            message.claimed_until = None
-            message.error = message.error_code = None
-            _forget_auth_code(message)
+        _record_success(state, session, message, provider_id)
         signals.message_sent.send(app_object(), message=message)
+
+
+def _record_success(state: State, session: Session, message: t.Any, provider_id: str) -> None:
+    """Mark a text sent, unless a delivery report already moved it further on.
+
+    Fast carriers can report "delivered" before this commit; a conditional status keeps
+    the report's answer instead of writing "sent" over it.
+    """
+    Message = state.models.Message
+    body = mask_auth_code(message.body) if message.template == messages.AUTH_CODE else message.body
+    with session.begin():
+        session.execute(
+            sa.update(Message)
+            .where(Message.id == message.id)
+            .values(
+                status=sa.case((Message.status == "sending", "sent"), else_=Message.status),
+                provider_message_id=sa.func.coalesce(Message.provider_message_id, provider_id),
+                sent_at=state.now(),
+                claimed_until=None,
+                error=None,
+                error_code=None,
+                body=body,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(message)
 
 
 def _mms_url(state: State, session: Session, identifier: str | None) -> str | None:
@@ -201,7 +270,7 @@ def _record_failure(state: State, session: Session, message: t.Any, error: SendE
             message.status = "queued"
             message.send_after = now + _backoff(state.settings.send_retry_delay, message.attempts)
         if error.blocked:
-            consent_service.provider_blocked(state, message.phone, message, session=session)
+            consent_service.provider_blocked(state, message.phone, message.error, session=session)
     if final:
         logger.warning("Message %s to %s failed: %s", message.id, message.phone, error.description)
         signals.message_failed.send(app_object(), message=message, error=error)

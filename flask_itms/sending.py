@@ -11,12 +11,30 @@ from .errors import ConsentRequired, ITMSError
 if t.TYPE_CHECKING:
     from .state import State
 
-_HAS_OPT_OUT_INSTRUCTIONS = re.compile(r"\bstop\b", re.IGNORECASE)
+#: Wording that tells the consumer how to opt out: "Reply STOP", "text STOP to …",
+#: "STOP to cancel". A bare "stop" ("stop by our office") is not an instruction.
+_HAS_OPT_OUT_INSTRUCTIONS = re.compile(
+    r"\b(?:reply|replying|text|txt|send|respond)\s+(?:with\s+)?[\"'“‘]?stop\b"
+    r"|\bstop[\"'”’]?\s+to\s+(?:opt[\s-]?out|cancel|unsubscribe|end|stop|quit)\b",
+    re.IGNORECASE,
+)
+
+
+def has_opt_out_instructions(body: str, notice: str = "") -> bool:
+    """Whether ``body`` already says how to opt out, in the notice's words or the usual ones."""
+    folded = " ".join(body.casefold().split())
+    if notice and " ".join(notice.casefold().split()) in folded:
+        return True
+    return bool(_HAS_OPT_OUT_INSTRUCTIONS.search(body))
 
 
 def with_opt_out_notice(body: str, notice: str) -> str:
-    """Append the opt-out notice unless the body already tells how to stop (Reg F 1006.6(e))."""
-    if not notice or _HAS_OPT_OUT_INSTRUCTIONS.search(body):
+    """Append the opt-out notice unless the body already tells how to stop (Reg F 1006.6(e)).
+
+    The check errs towards appending: a second instruction costs a few characters, a
+    missing one breaks the rule.
+    """
+    if not notice or has_opt_out_instructions(body, notice):
         return body
     return f"{body.rstrip()} {notice}"
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import typing as t
 from datetime import UTC, datetime, timedelta
 
@@ -70,6 +72,11 @@ def reset_database(url: str) -> None:
     engine.dispose()
 
 
+def _no_fsync(connection: t.Any, record: t.Any) -> None:
+    """A test database need not survive a power cut: skipping fsync makes SQLite commits ~100x faster."""
+    connection.execute("PRAGMA synchronous = OFF")
+
+
 @pytest.fixture
 def make_app(database_url: str, clock: Clock) -> t.Iterator[t.Callable[..., Flask]]:
     """Build an app with flask-itms on a fresh database; keyword arguments are config."""
@@ -90,6 +97,9 @@ def make_app(database_url: str, clock: Clock) -> t.Iterator[t.Callable[..., Flas
         itms = ITMS(db=db)
         db.init_app(app)
         itms.init_app(app)
+        if database_url.startswith("sqlite"):
+            with app.app_context():
+                sa.event.listen(db.engine, "connect", _no_fsync)
         if create_tables:
             with app.app_context():
                 db.create_all()
@@ -152,4 +162,24 @@ def record_signal(app: Flask) -> t.Iterator[t.Callable[[t.Any], Recorder]]:
         signal.disconnect(recorder, app)
 
 
-__all__ = ["CUSTOMER", "Clock", "Recorder", "signals"]
+#: The number consumers text; what ``handle_inbound`` gets as the recipient.
+OUR_NUMBER = "+18005550100"
+_PIN = re.compile(r"\b\d{6}\b")
+_inbound_ids = itertools.count(1)
+
+
+def text_in(itms: ITMS, phone: str, body: str, *, provider_message_id: str | None = None) -> t.Any:
+    """The consumer at ``phone`` texts ``body`` (a fresh provider id unless one is given)."""
+    message_id = provider_message_id or f"in-{next(_inbound_ids)}"
+    return itms.handle_inbound(phone, OUR_NUMBER, body, provider_message_id=message_id)
+
+
+def pin_sent_to(sent: t.Any, phone: str) -> str:
+    """The PIN in the last auth-code text the provider was given for ``phone``."""
+    for body in reversed(sent.texts_to(phone)):
+        if match := _PIN.search(body):
+            return match.group()
+    raise AssertionError(f"no PIN was sent to {phone}")
+
+
+__all__ = ["CUSTOMER", "OUR_NUMBER", "Clock", "Recorder", "pin_sent_to", "signals", "text_in"]

@@ -106,7 +106,7 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=16), nullable=False),
         sa.Column("from_status", sa.String(length=16), nullable=False),
         sa.Column("to_status", sa.String(length=16), nullable=False),
-        sa.Column("action", sa.String(length=24), nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
         sa.Column("method", sa.String(length=16), nullable=True),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("actor", sa.String(length=128), nullable=True),
