@@ -4,7 +4,9 @@ Every request is untrusted until its signature checks out. A view reads the body
 ``ITMS_MAX_WEBHOOK_BYTES``, checks the signature over exactly those bytes and the URL as
 sent, parses the fields with a marshmallow schema, calls the service, and commits. Bad
 input is answered 401/400/413/415 before anything is written; a retry or a replay is
-answered 200 and changes nothing.
+answered 200 and changes nothing. When the database cannot take a request (the
+connection dropped, SQLite locked past its busy timeout) the answer is 503 with nothing
+stored, and the carrier's retry finds everything as it was.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, Response, jsonify, request
 from marshmallow import Schema, ValidationError
+from sqlalchemy import exc as sa_exc
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import (
     BadRequest,
@@ -248,6 +251,29 @@ def _json_error(error: HTTPException) -> tuple[Response, int]:
 # Registered per status code, so these win over the host's own handlers for those codes.
 for _code in (400, 401, 413, 415):
     webhooks.register_error_handler(_code, _json_error)
+
+#: Seconds a carrier is asked to wait before retrying a webhook the database could not take.
+RETRY_AFTER = 5
+
+
+@webhooks.errorhandler(sa_exc.DBAPIError)
+def _database_unavailable(error: sa_exc.DBAPIError) -> tuple[Response, int, dict[str, str]]:
+    """The database dropped the connection, is down, or is locked by another writer: 503.
+
+    The transaction is gone with nothing of it committed, so the carrier's retry finds
+    everything as it was. Any other database error is a bug, and stays a 500.
+    """
+    if not (isinstance(error, sa_exc.OperationalError) or error.connection_invalidated):
+        raise error
+    logger.warning(
+        "Webhook %s %s could not reach the database (503, the carrier retries): %s",
+        request.method,
+        request.path,
+        type(error.orig).__name__ if error.orig is not None else type(error).__name__,
+    )
+    current_state().session.rollback()
+    body = {"error": "The database is unavailable; nothing was stored. Retry later."}
+    return jsonify(body), 503, {"Retry-After": str(RETRY_AFTER)}
 
 
 def register_webhooks(app: Flask, url_prefix: str) -> None:
