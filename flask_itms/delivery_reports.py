@@ -108,8 +108,10 @@ def _find(state: State, report: StatusReport) -> int | None:
     if reference is not None and reference.isascii() and reference.isdigit() and len(reference) <= 18:
         # A reference alone could be another system's on a shared account: the recipient
         # must match, and the provider id too once the outbox has recorded it.
+        # Bound as a BIGINT: a reference past the id column's range (PostgreSQL's INTEGER)
+        # is simply no message of ours, not an out-of-range error.
         by_reference = ours.where(
-            Message.id == int(reference),
+            Message.id == sa.bindparam("reference", int(reference), type_=sa.BigInteger),
             sa.or_(Message.provider_message_id.is_(None), Message.provider_message_id == report.provider_message_id),
         )
         found = state.session.scalar(by_reference)

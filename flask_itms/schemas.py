@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import typing as t
 from datetime import UTC, datetime
 
@@ -22,13 +23,37 @@ from .delivery_reports import REPORTED_STATUSES, StatusReport
 _ID_MAX = 64
 
 
+#: What no database column should receive: NUL (PostgreSQL refuses it) and lone
+#: surrogates (no UTF-8 encoding exists for them; a JSON body can carry "\\ud800").
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
 class Text(fields.String):
-    """A string that also takes a JSON integer, as carriers send ids and codes either way."""
+    """A string that also takes a JSON integer, as carriers send ids and codes either way.
+
+    A NUL or a lone surrogate makes it invalid (400): ids, numbers and codes with those
+    are not what the carrier meant.
+    """
 
     def _deserialize(self, value: t.Any, attr: str | None, data: t.Mapping[str, t.Any] | None, **kwargs: t.Any) -> str:
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
-        return super()._deserialize(value, attr, data, **kwargs)
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if _NOT_TEXT.search(text):
+            raise ValidationError("Not valid text: it holds a NUL character or a lone surrogate.")
+        return text
+
+
+class MessageText(fields.String):
+    """A consumer's words: kept whatever they hold, NUL and lone surrogates replaced by U+FFFD.
+
+    Refusing the text would make the carrier drop it, and it may be an opt-out. With the
+    replacement character in it, "STOP\\x00" is no longer a bare keyword, so the consent goes
+    on hold for an agent to read instead of being guessed at.
+    """
+
+    def _deserialize(self, value: t.Any, attr: str | None, data: t.Mapping[str, t.Any] | None, **kwargs: t.Any) -> str:
+        return _NOT_TEXT.sub("\ufffd", super()._deserialize(value, attr, data, **kwargs))
 
 
 class _CheckedNumber(str):
@@ -98,8 +123,8 @@ class InboundTextSchema(Schema):
 
     originator = MSISDN(required=True, validate=_id)
     recipient = MSISDN(required=True, validate=_id)
-    payload = Text(load_default=None)
-    body = Text(load_default=None)
+    payload = MessageText(load_default=None)
+    body = MessageText(load_default=None)
     id = Text(load_default=None, validate=_id)
     created_at = fields.AwareDateTime(data_key="createdDatetime", default_timezone=UTC, load_default=None)
 
@@ -137,8 +162,8 @@ class StatusReportSchema(Schema):
     recipient = MSISDN(required=True, validate=_id)
     status = Text(required=True, validate=validate.OneOf(REPORTED_STATUSES))
     status_at = fields.AwareDateTime(data_key="statusDatetime", required=True, default_timezone=UTC)
-    reason = Text(data_key="statusReason", load_default=None)
-    error_code = Text(data_key="statusErrorCode", load_default=None)
+    reason = MessageText(data_key="statusReason", load_default=None)
+    error_code = MessageText(data_key="statusErrorCode", load_default=None)
 
     @pre_load
     def _drop_blanks(self, data: dict[str, t.Any], **kwargs: t.Any) -> dict[str, t.Any]:
