@@ -1,10 +1,10 @@
 -- Sends pre-signed MessageBird webhooks, each exactly once: flask-itms refuses a replayed
 -- token and stores a message id once, so a request sent twice would measure the cheap
 -- duplicate path. Arguments (after wrk's "--"): the request file (one "token<TAB>body"
--- per line), the number of wrk threads, the Host header the tokens were signed for, and
--- "stop" to end each thread when its share is sent (count mode) instead of at -d.
--- When a thread runs out before -d ends, it sends a GET that no route answers, and
--- counts it: the harness refuses such a run and signs more requests.
+-- per line), the number of wrk threads and the Host header the tokens were signed for.
+-- When a thread runs out before wrk stops, it sends a GET that no route answers, and
+-- counts it: a timed run that ran out is refused and repeated with more requests; a
+-- counted run (the memory benchmark) is stopped by the harness once all are stored.
 
 local threads = {}
 local thread_count = 0
@@ -17,7 +17,6 @@ end
 
 function init(args)
    local path, total_threads, host = args[1], tonumber(args[2]), args[3]
-   stop_when_sent = args[4] == "stop"
    requests = {}
    exhausted = 0
    ok = 0
@@ -49,10 +48,11 @@ function request()
    end
    index = index + 1
    if index > share then
+      -- Out of signed requests. In count mode this is expected, and the harness stops wrk
+      -- once every one is stored; until then each connection keeps sending the cheap
+      -- fallback, so that no connection sits idle in the backlog, where a sync gunicorn
+      -- worker would wait on it while real requests queue behind.
       exhausted = exhausted + 1
-      if stop_when_sent then
-         wrk.thread:stop()
-      end
       return fallback
    end
    return requests[index]
