@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from . import classifier, report, textable, webhooks
+from . import classifier, profile, report, textable, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL = ("webhooks", "classifier", "textable", "memory")
@@ -73,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
                         log=report.log,
                     )
                 )
+            backend, url = backends[0]
+            report.log(f"(a) where an itms webhook's CPU goes, on {backend}")
+            results["profile"] = (
+                backend,
+                profile.run(url, work, requests=300 if smoke else 3000, numbers=300 if smoke else 2000),
+            )
         if "classifier" in chosen:
             report.log("(b) classifier")
             results["classifier"] = classifier.run(texts=2000 if smoke else 20_000, rounds=5 if smoke else 41)
@@ -103,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         classifier=results.get("classifier"),  # type: ignore[arg-type]
         textable=results.get("textable", []),  # type: ignore[arg-type]
         memory=results.get("memory"),  # type: ignore[arg-type]
+        profile=results.get("profile"),  # type: ignore[arg-type]
         smoke=smoke,
     )
     options.output.parent.mkdir(parents=True, exist_ok=True)

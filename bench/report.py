@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .classifier import ClassifierResult
+from .profile import Profile
+from .profile import render as render_profile
 from .textable import TextableResult
 from .webhooks import MemoryResult, ThroughputResult
 
@@ -98,6 +100,7 @@ def render(
     classifier: ClassifierResult | None = None,
     textable: t.Sequence[TextableResult] = (),
     memory: MemoryResult | None = None,
+    profile: tuple[str, Profile] | None = None,
     smoke: bool = False,
 ) -> str:
     """The markdown report: the machine, a summary against the targets, and each benchmark."""
@@ -141,7 +144,7 @@ def render(
         lines += [
             f"**(a) Inbound webhooks**, {first.settings.describe()}, wrk with {first.connections} connections,"
             f" {len(first.rounds)} rounds of {first.duration:.0f} s per side, alternating; medians of the rounds."
-            " Mix: 85% ordinary replies, 5% STOP, 5% HELP, 5% YES over 5,000 numbers, each request"
+            f" Mix: 85% ordinary replies, 5% STOP, 5% HELP, 5% YES over {first.numbers:,} numbers, each request"
             " signed in advance and sent once. *Bare*: a Flask view that parses the same form and"
             " inserts one row. CPU is per request, in the gunicorn workers + in the PostgreSQL backends.",
             "",
@@ -162,6 +165,8 @@ def render(
                 f" | {result.bare_errors} / {result.itms_errors} |"
             )
         lines.append("")
+    if profile is not None:
+        lines += [render_profile(profile[1], _name(profile[0])), ""]
     if classifier is not None:
         low, high = classifier.pairs.spread
         lines += [

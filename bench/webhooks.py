@@ -376,6 +376,7 @@ class ThroughputResult:
     duration: float
     rounds: list[ThroughputRound]
     settings: ServerSettings
+    numbers: int = 5000
 
     def median(self, value: t.Callable[[ThroughputRound], float]) -> float:
         return statistics.median(value(each) for each in self.rounds)
@@ -473,7 +474,7 @@ def throughput(
                     path.unlink()
     finally:
         database.dispose()
-    return ThroughputResult(backend, connections, duration, results, settings)
+    return ThroughputResult(backend, connections, duration, results, settings, numbers)
 
 
 # -- (d) memory --------------------------------------------------------------------------
