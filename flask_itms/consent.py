@@ -239,8 +239,12 @@ def _refuse_outbound_start(consent: t.Any, action: str) -> None:
         )
     if consent.status == OPTED_IN:
         raise InvalidTransition(f"{consent.phone} is already opted in; there is nothing to {action}.")
+    _refuse_while_held(consent, action)
+
+
+def _refuse_while_held(consent: t.Any, action: str) -> None:
+    """The held reply may be a revocation: only opt_out or clear_hold may end the hold."""
     if consent.on_hold:
-        # The held reply may be a revocation: only opt_out or clear_hold may end the hold.
         raise InvalidTransition(
             f"{consent.phone} is on hold until an agent reviews its last reply: opt it out, or clear"
             f" the hold if it was not a revocation, before any {action}."
@@ -305,6 +309,7 @@ def enter_auth_code(state: State, phone: str, code: str, *, actor: str | None) -
     if consent is None or consent.status != AWAITING_CODE:
         status = consent.status if consent is not None else NONE
         raise InvalidTransition(f"{phone} is {status}, not waiting for a Txt Msg Auth Code.")
+    _refuse_while_held(consent, "finish the opt-in")
     now = state.now()
     dead = (
         consent.auth_code_hash is None
@@ -365,20 +370,55 @@ def opt_out(
     reason: str | None = None,
     message: t.Any = None,
     keyword: str | None = None,
-    session: Session | None = None,
     confirm: bool = True,
 ) -> t.Any:
     """Opt a number out and queue its one confirmation. Raises if already opted out."""
-    consent = lock(state, phone, session=session)
+    consent = lock(state, phone)
     if consent.status == OPTED_OUT:
         raise InvalidTransition(f"{phone} is already opted out.")
+    opt_out_locked(
+        state,
+        consent,
+        action="opt_out",
+        method=method,
+        source=source,
+        actor=actor,
+        reason=reason,
+        message=message,
+        keyword=keyword,
+        confirm=confirm,
+    )
+    return consent
+
+
+def opt_out_locked(
+    state: State,
+    consent: t.Any,
+    *,
+    action: str,
+    method: str,
+    source: str,
+    actor: str | None = None,
+    reason: str | None = None,
+    message: t.Any = None,
+    keyword: str | None = None,
+    confirm: bool = True,
+    session: Session | None = None,
+) -> None:
+    """Opt out a consent row the caller has locked and found not opted out.
+
+    A carrier block is recorded in the outbox's own ``session``, not the app's; it is then
+    passed to ``opted_out`` receivers as ``session`` so their writes commit with it.
+    """
+    extra: dict[str, t.Any] = {} if session is None else {"session": session}
     _clear_flow(consent)
     consent.on_hold = False
+    consent.hold_message_id = None
     record(
         state,
         consent,
         OPTED_OUT,
-        action="opt_out",
+        action=action,
         method=method,
         source=source,
         actor=actor,
@@ -389,8 +429,15 @@ def opt_out(
     )
     if confirm:
         _confirm_opt_out(state, consent, message, actor)
-    signals.opted_out.send(app_object(), phone=phone, consent=consent, method=method, actor=actor, message=message)
-    return consent
+    signals.opted_out.send(
+        app_object(),
+        phone=consent.phone,
+        consent=consent,
+        method=method,
+        actor=actor,
+        message=message,
+        **extra,
+    )
 
 
 def _provider_confirms(state: State, message: t.Any) -> bool:
@@ -423,22 +470,23 @@ def _confirm_opt_out(state: State, consent: t.Any, message: t.Any, actor: str | 
 
 
 def provider_blocked(state: State, phone: str, reason: str | None, *, session: Session | None = None) -> None:
-    """The carrier refused a text, or reported it undeliverable, because the number opted out or is blocked."""
+    """The carrier refused a text, or reported it undeliverable, because the number opted out or is blocked.
+
+    No confirmation is sent: the carrier would refuse it, and the consumer revoked there.
+    """
     consent = lock(state, phone, session=session)
     if consent.status == OPTED_OUT:
         return
-    _clear_flow(consent)
-    record(
+    opt_out_locked(
         state,
         consent,
-        OPTED_OUT,
         action="provider_blocked",
         method="provider",
         source="provider",
         reason=reason,
+        confirm=False,
         session=session,
     )
-    signals.opted_out.send(app_object(), phone=phone, consent=consent, method="provider", actor=None, message=None)
 
 
 def clear_hold(state: State, phone: str, *, actor: str | None) -> t.Any:
@@ -469,8 +517,10 @@ def answer_yes(state: State, consent: t.Any, message: t.Any) -> None:
     """YES to a live request: a PIN for agent requests, opted in for quick and supervisor."""
     now = state.now()
     live = consent.status == PENDING and consent.request_expires_at is not None and consent.request_expires_at > now
-    if not live:
-        return  # DESIGN: a YES outside a live request is an ordinary message
+    if not live or consent.on_hold:
+        # DESIGN: a YES outside a live request is an ordinary message; and a YES after a
+        # possible revocation waits for an agent to read the held text.
+        return
     if consent.method == "agent":
         code = f"{secrets.randbelow(10**_AUTH_CODE_DIGITS):0{_AUTH_CODE_DIGITS}d}"
         consent.auth_code_hash = _hash_code(consent.phone, code)

@@ -94,9 +94,10 @@ def import_opt_out(state: State, row: Row, *, source_name: str, actor: str | Non
         details.append(f"opted out {row.date}")
     if row.reason:
         details.append(row.reason)
-    consent_service.opt_out(
+    consent_service.opt_out_locked(
         state,
-        row.phone,
+        consent,
+        action="opt_out",
         method="import",
         source="system",
         actor=actor,

@@ -87,8 +87,14 @@ def handle_inbound(
 
     if intent.intent is Intent.OPT_OUT:
         if consent.status != consent_service.OPTED_OUT:
-            consent_service.opt_out(
-                state, phone, method="keyword", source="consumer", message=message, keyword=intent.keyword
+            consent_service.opt_out_locked(
+                state,
+                consent,
+                action="opt_out",
+                method="keyword",
+                source="consumer",
+                message=message,
+                keyword=intent.keyword,
             )
     elif intent.intent is Intent.OPT_IN:
         consent_service.opt_in_by_keyword(state, consent, message, intent.keyword)

@@ -158,8 +158,10 @@ _INVISIBLE: dict[int, str | None] = dict.fromkeys(
         *range(0xE0020, 0xE0080),
     )
 )
-# Phones type curly apostrophes, which NFKC keeps: fold them for "don't text me".
+# Phones type curly apostrophes, which NFKC keeps: fold them for "don't text me". Phones
+# also type typographic dashes ("opt‑out", "opt—out"): fold them to the ASCII hyphen.
 _INVISIBLE.update({0x2018: "'", 0x2019: "'", 0x201B: "'", 0x02BC: "'"})
+_INVISIBLE.update(dict.fromkeys((*range(0x2010, 0x2016), 0x2212, 0xFE58, 0xFE63), "-"))
 
 # What may surround a keyword, or sit between repeated ones, without changing its sense:
 # every ASCII character but letters and digits, and typographic punctuation.
@@ -345,6 +347,16 @@ def _character_class(chars: Iterable[str]) -> str:
 _OTHER = Classification(Intent.OTHER, None)
 
 
+def _joined_every_way(keywords: set[str]) -> set[str]:
+    """Add the spellings people use for a two-word keyword: "opt out", "opt-out", "opt_out"."""
+    spelled = set(keywords)
+    for keyword in keywords:
+        words = re.split(r"[ _-]", keyword)
+        if len(words) > 1 and all(words):
+            spelled.update(joiner.join(words) for joiner in (" ", "-", "_"))
+    return spelled
+
+
 class Classifier:
     """Classify inbound texts against configurable keyword lists.
 
@@ -359,7 +371,7 @@ class Classifier:
         opt_in: Iterable[str] = DEFAULT_OPT_IN_KEYWORDS,
         help: Iterable[str] = DEFAULT_HELP_KEYWORDS,
     ) -> None:
-        opt_out_words = _normalized(opt_out) | set(OPT_OUT_EMOTICONS)
+        opt_out_words = _joined_every_way(_normalized(opt_out)) | set(OPT_OUT_EMOTICONS)
         # Lowest priority first, so that a word in two lists keeps the stronger intent:
         # opt-out > opt-in > YES > HELP.
         self._exact: dict[str, Classification] = {}

@@ -41,6 +41,9 @@ _SYSTEM_GATES: dict[str, frozenset[str] | None] = {
     messages.HELP: None,  # CTIA: HELP is always answered
 }
 
+#: System texts that a review hold stops at hand-off: they would carry the flow forward.
+_HELD_BACK = frozenset({messages.OPT_IN, messages.AUTH_CODE, messages.OPTED_IN})
+
 #: Purposes that wait for the consumer's daytime: everything an agent or host starts.
 AGENT_INITIATED = frozenset({"agent", "host", messages.OPT_IN})
 
@@ -48,10 +51,15 @@ AGENT_INITIATED = frozenset({"agent", "host", messages.OPT_IN})
 def gate_allows(purpose: str, consent: t.Any) -> bool:
     """May a text with this purpose go to a number whose consent is ``consent`` (or None)?"""
     status = consent.status if consent is not None else ConsentStatus.NONE.value
+    held = consent is not None and consent.on_hold
     if purpose in _SYSTEM_GATES:
         allowed = _SYSTEM_GATES[purpose]
-        return allowed is None or status in allowed
-    return status == ConsentStatus.OPTED_IN.value and not consent.on_hold
+        if allowed is None:
+            return True
+        # A held reply may be a revocation: only its answers (HELP, the opt-out
+        # confirmation) may still go out until an agent decides.
+        return status in allowed and not (held and purpose in _HELD_BACK)
+    return status == ConsentStatus.OPTED_IN.value and not held
 
 
 def queue(

@@ -142,6 +142,8 @@ def update_template(
     template = get_template(state, identifier)
     if body is not None:
         messages.check_placeholders(body, allowed_names(state, identifier))
+        if template.system:
+            _check_system_body(identifier, body)
         template.body = body
     if label is not None:
         template.label = label
@@ -156,6 +158,16 @@ def update_template(
     template.updated_at = state.now()
     state.session.flush()
     return template
+
+
+def _check_system_body(identifier: str, body: str) -> None:
+    """A system text must still do its job: carry the PIN, and say how to opt out (CTIA, Reg F)."""
+    from .sending import has_opt_out_instructions
+
+    if identifier == messages.AUTH_CODE and "authCode" not in messages.placeholders(body):
+        raise TemplateError(f"{identifier} must contain ${{authCode}}: it is how the consumer gets the PIN.")
+    if identifier != messages.OPTED_OUT and not has_opt_out_instructions(body):
+        raise TemplateError(f'{identifier} must tell the consumer how to opt out, e.g. "Reply STOP to cancel."')
 
 
 def clone_template(state: State, identifier: str, new_identifier: str) -> t.Any:

@@ -1379,7 +1379,7 @@ class Model:
             self.status, self.on_hold = "opted_out", False
             return None, [OPTED_OUT], ["opted_out"], 1
         if action in ("right_pin", "wrong_pin"):
-            if status != "awaiting_code":
+            if status != "awaiting_code" or self.on_hold:
                 return InvalidTransition, [], [], 0
             assert self.pin_expires is not None
             if self.attempts >= MODEL_MAX_ATTEMPTS or now >= self.pin_expires:
@@ -1399,7 +1399,7 @@ class Model:
         if action == "in:START" and status in ("none", "opted_out"):
             self.status, self.on_hold, self.method = "opted_in", False, "keyword"
             return None, [OPTED_IN], ["opted_in"], 1
-        if action == "in:YES" and status == "pending":
+        if action == "in:YES" and status == "pending" and not self.on_hold:
             assert self.request_expires is not None
             if now >= self.request_expires:
                 return None, [], [], 0

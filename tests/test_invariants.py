@@ -92,6 +92,8 @@ def disallowed(seen: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
     for text in seen:
         if text["purpose"] in ALLOWED_STATUSES:
             ok = text["status"] in ALLOWED_STATUSES[text["purpose"]]
+            # A review hold stops every text that carries the opt-in flow forward.
+            ok = ok and not (text["on_hold"] and text["purpose"] in {OPT_IN, AUTH_CODE, OPTED_IN})
         else:  # an agent or host text
             ok = text["status"] == "opted_in" and not text["on_hold"]
         if not ok:

@@ -497,3 +497,25 @@ def test_the_ascii_fast_path_agrees_with_full_normalisation(text: str) -> None:
     # A zero-width space changes nothing a reader sees, but sends the text down the
     # full Unicode path instead of the ASCII shortcut: both must answer the same.
     assert classify(text) == classify(text + ZWSP) == classify(normalize(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "opt\u2011out",
+        "opt\u2014out",
+        "opt\u2212out",
+        "opt_out",
+        "OPT_OUT!",
+        "fuck-off",
+        "go-away",
+        "stop-all",
+        "f***-off",
+    ],
+)
+def test_typographic_dashes_and_underscores_still_opt_out(text: str) -> None:
+    assert classify(text).intent is Intent.OPT_OUT
+
+
+def test_a_dashed_keyword_inside_a_sentence_is_held_for_review() -> None:
+    assert classify("please opt\u2013out me").intent is Intent.REVIEW

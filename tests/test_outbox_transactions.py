@@ -252,3 +252,20 @@ def test_a_failing_provider_never_blocks_an_opt_in(app: Flask, itms: ITMS, db: S
     db.session.commit()
     assert committed(db, itms)["statuses"] == {PHONE: "opted_in"}
     assert committed(db, itms)["messages"][-1][:2] == (PHONE, OPTED_IN)
+
+
+def test_the_console_provider_never_logs_a_pin(
+    itms: t.Any, db: t.Any, sent: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import re
+
+    caplog.set_level(logging.INFO, logger="flask_itms.console")
+    itms.request_opt_in("+12125550199")
+    db.session.commit()
+    itms.handle_inbound("+12125550199", "+18005550100", "YES", provider_message_id="pin-log")
+    db.session.commit()
+    pin = re.search(r"\b\d{6}\b", sent.sent[-1].body)
+    assert pin is not None
+    assert "PIN" in caplog.text
+    assert pin.group() not in caplog.text

@@ -324,6 +324,8 @@ def test_the_http_client_is_per_process_and_thread(app: Flask) -> None:
 
 def test_lease_must_outlast_timeouts_even_as_timedelta(make_app: t.Callable[..., Flask], stub: StubMessageBird) -> None:
     make_app(**messagebird_config(stub, ITMS_SEND_LEASE=timedelta(seconds=2)))  # 2 s > 0.5 + 0.5 s
+    with pytest.raises(RuntimeError, match="ITMS_SEND_LEASE"):
+        make_app(**messagebird_config(stub, ITMS_SEND_LEASE=timedelta(seconds=0.8)))
 
 
 @pytest.mark.parametrize(

@@ -264,3 +264,23 @@ def test_send_of_a_template_still_needs_consent(itms: ITMS) -> None:
     itms.create_template("HELLO", label="Hello", body="Hello")
     with pytest.raises(ConsentRequired):
         itms.send(PHONE, template="HELLO")
+
+
+@pytest.mark.parametrize(
+    ("identifier", "body", "missing"),
+    [
+        (AUTH_CODE, "${customer.companyName}: welcome. Reply STOP to cancel.", "authCode"),
+        (OPT_IN, "Reply YES to receive msgs from ${customer.companyName}.", "opt out"),
+        (HELP, "${customer.companyName}: call ${customer.phone}.", "opt out"),
+    ],
+)
+def test_a_system_template_keeps_what_its_job_needs(itms: ITMS, identifier: str, body: str, missing: str) -> None:
+    before = itms.template(identifier).body
+    with pytest.raises(TemplateError, match=missing):
+        itms.update_template(identifier, body=body)
+    assert itms.template(identifier).body == before
+
+
+def test_the_opt_out_confirmation_needs_no_stop_instructions(itms: ITMS) -> None:
+    body = "${customer.companyName}: you will get no more msgs from us."
+    assert itms.update_template(OPTED_OUT, body=body).body == body

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from ..models import mask_auth_code
 from . import OutboundText
 
 logger = logging.getLogger("flask_itms.console")
@@ -22,7 +23,8 @@ class ConsoleProvider:
     def send(self, text: OutboundText) -> str:
         with self._lock:
             self.sent.append(text)
-        logger.info("SMS to %s: %s", text.phone, text.body)
+        # Logs are read by more people than the consumer: a PIN is never written to them.
+        logger.info("SMS to %s: %s", text.phone, mask_auth_code(text.body))
         return f"console-{text.message_id}"
 
     def texts_to(self, phone: str) -> list[str]:
