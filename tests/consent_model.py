@@ -8,9 +8,9 @@ the audit events (from, to, action), the texts sent (by purpose) and, for an age
 action through the JSON API, the HTTP status.
 
 Where DESIGN.md leaves a detail open the model follows the README and says so:
-- an agent action that starts an opt-in, or enters a PIN, is refused (409) while the
-  number is on review hold: the agent must read the held text first (README, Agent
-  screens); a consumer's YES still answers a live request while on hold;
+- a review hold stops the flow until an agent reads the held text: starting an opt-in
+  or entering a PIN is refused (409), and a consumer's YES changes nothing; opting out
+  or clearing the hold ends it (README, the consent state machine);
 - a review phrase holds any number but an opted-out one, each time it arrives.
 """
 
@@ -99,7 +99,8 @@ class Number:
                 self._move(OPTED_IN, "keyword_opt_in")
                 self.texts.append(OPTED_IN_TEXT)
         elif kind is Kind.YES:
-            if self.status == PENDING:  # a live request: the soak runs well inside its 7 days
+            # A live request (the soak runs well inside its 7 days), and no hold on it.
+            if self.status == PENDING and not self.on_hold:
                 if self.method == "agent":
                     self.pin_alive, self.wrong_tries = True, 0
                     self._move(AWAITING_CODE, "yes")
