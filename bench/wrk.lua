@@ -21,6 +21,7 @@ function init(args)
    exhausted = 0
    ok = 0
    other = 0
+   fallback_answers = 0
    local line_number = 0
    for line in io.lines(path) do
       if line_number % total_threads == thread_number then
@@ -61,25 +62,28 @@ end
 function response(status, headers, body)
    if status == 200 then
       ok = ok + 1
+   elseif status == 404 then
+      fallback_answers = fallback_answers + 1  -- only the fallback GET is ever a 404
    else
       other = other + 1
    end
 end
 
 function done(summary, latency, requests)
-   local sent, exhausted_total, ok_total, other_total = 0, 0, 0, 0
+   local sent, exhausted_total, ok_total, other_total, fallback_total = 0, 0, 0, 0, 0
    for _, thread in ipairs(threads) do
       sent = sent + math.min(thread:get("index"), thread:get("share"))
       exhausted_total = exhausted_total + thread:get("exhausted")
       ok_total = ok_total + thread:get("ok")
       other_total = other_total + thread:get("other")
+      fallback_total = fallback_total + thread:get("fallback_answers")
    end
    local errors = summary.errors
    io.write(string.format(
       'BENCH_JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, '
          .. '"mean_us": %.1f, "connect_errors": %d, "read_errors": %d, "write_errors": %d, "status_errors": %d, '
-         .. '"timeouts": %d, "ok": %d, "other": %d, "exhausted": %d, "signed_sent": %d}\n',
+         .. '"timeouts": %d, "ok": %d, "other": %d, "fallback_answers": %d, "exhausted": %d, "signed_sent": %d}\n',
       summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
       latency:percentile(99), latency.max, latency.mean, errors.connect, errors.read, errors.write,
-      errors.status, errors.timeout, ok_total, other_total, exhausted_total, sent))
+      errors.status, errors.timeout, ok_total, other_total, fallback_total, exhausted_total, sent))
 end
