@@ -166,7 +166,7 @@ def render(
             )
         lines.append("")
     if profile is not None:
-        lines += [render_profile(profile[1], _name(profile[0])), ""]
+        lines += [render_profile(profile[1], _name(profile[0])).rstrip("\n"), ""]
     if classifier is not None:
         low, high = classifier.pairs.spread
         lines += [
